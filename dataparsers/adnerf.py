@@ -1,0 +1,136 @@
+"""Reader of the AD-NeRF layout (AD-NeRF, RAD-NeRF, ER-NeRF, GeneFace, SyncTalk, and ``minerf-synth``).
+
+A video folder holds ``transforms_train.json`` and ``transforms_val.json`` (``focal_len`` or ``fl_x``/``fl_y``,
+``cx``, ``cy``, ``frames[].img_id``, ``frames[].transform_matrix``, optional ``frames[].face_rect``),
+``track_params.pt`` with ``exp [N, d]``, images ``head_imgs/<img_id>.jpg`` (else ``gt_imgs/``, else ``ori_imgs/``),
+optional ``parsing/<img_id>.png`` (BGR, head = (255, 0, 0)) and ``bc.jpg``.
+
+Row ``k`` of ``exp`` is the ``k``-th *tracked* frame. When every listed ``img_id`` is below the number of rows, the
+``img_id`` is the row (RAD/ER-NeRF, and AD-NeRF when no frame was skipped); otherwise the frames listed in both
+files, sorted by ``img_id``, are the rows in order (AD-NeRF with skipped frames). The map is explicit in
+``VideoRecord`` order, so a skipped frame never shifts the expressions of the others.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import torch
+
+from dataparsers.dataset_error import DatasetError
+from dataparsers.video_record import (
+    VideoRecord,
+    check_expressions,
+    check_image_sizes,
+    last_fraction_held_out,
+    load_json,
+    parse_pose,
+    require_key,
+)
+
+IMAGE_FOLDERS = ("head_imgs", "gt_imgs", "ori_imgs")
+
+
+def is_adnerf_video(folder: Path) -> bool:
+    """True if the folder looks like the AD-NeRF layout."""
+    return (folder / "transforms_train.json").is_file() or (folder / "track_params.pt").is_file()
+
+
+def _load_exp(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise DatasetError(path, "is missing", "copy the tracker's track_params.pt into the video folder")
+    try:
+        params = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt files
+        raise DatasetError(path, f"cannot be loaded ({type(err).__name__})", "re-run the face tracker") from None
+    if not isinstance(params, dict) or "exp" not in params:
+        raise DatasetError(path, "has no 'exp' entry", "save the tracker output with its 'exp' [N, d] tensor")
+    exp = np.asarray(torch.as_tensor(params["exp"]).float().numpy())
+    if exp.ndim != 2:
+        raise DatasetError(path, f"'exp' has shape {list(exp.shape)}, not [N, d]", "save one expression row per frame")
+    return exp
+
+
+def _intrinsics(meta: dict, path: Path) -> tuple[float, float, float, float]:
+    if "fl_x" in meta:
+        fx, fy = float(meta["fl_x"]), float(meta.get("fl_y", meta["fl_x"]))
+    else:
+        fx = fy = float(require_key(meta, "focal_len", path, "the file"))
+    return fx, fy, float(require_key(meta, "cx", path, "the file")), float(require_key(meta, "cy", path, "the file"))
+
+
+def read_adnerf_video(folder: Path) -> VideoRecord:
+    """Read and check one AD-NeRF-layout video folder."""
+    train_path, val_path = folder / "transforms_train.json", folder / "transforms_val.json"
+    if not train_path.is_file():
+        raise DatasetError(train_path, "is missing", "add the tracker's transforms_train.json")
+    train_meta = load_json(train_path)
+    val_meta = load_json(val_path) if val_path.is_file() else {"frames": []}
+    fx, fy, cx, cy = _intrinsics(train_meta, train_path)
+
+    entries: List[tuple[int, np.ndarray, list, bool, Path]] = []
+    for path, meta, held in ((train_path, train_meta, False), (val_path, val_meta, True)):
+        frames = require_key(meta, "frames", path, "the file")
+        if not isinstance(frames, list):
+            raise DatasetError(path, "'frames' is not a list", "write 'frames' as a list of frame objects")
+        for k, frame in enumerate(frames):
+            where = f"frames[{k}]"
+            img_id = require_key(frame, "img_id", path, where)
+            if not isinstance(img_id, int) or img_id < 0:
+                raise DatasetError(path, f"{where} 'img_id' is {img_id!r}", "use the frame's integer number")
+            pose = parse_pose(require_key(frame, "transform_matrix", path, where), path, where)
+            entries.append((img_id, pose, frame.get("face_rect"), held, path))
+    if len(entries) < 2:
+        raise DatasetError(train_path, f"the video has {len(entries)} frame(s)", "give each video at least 2 frames")
+    entries.sort(key=lambda e: e[0])
+    img_ids = [e[0] for e in entries]
+    if len(set(img_ids)) != len(img_ids):
+        raise DatasetError(train_path, "an 'img_id' is listed twice", "list each frame once across train and val")
+
+    exp_path = folder / "track_params.pt"
+    exp = _load_exp(exp_path)
+    if len(entries) > exp.shape[0]:
+        raise DatasetError(exp_path, f"'exp' has {exp.shape[0]} rows but the transforms list {len(entries)} frames",
+                           "re-run the tracker on every listed frame, or drop the untracked frames")  # fmt: skip
+    rows = img_ids if max(img_ids) < exp.shape[0] else list(range(len(entries)))
+    expressions = check_expressions(exp[rows], exp_path, img_ids)
+
+    image_folder = next((folder / n for n in IMAGE_FOLDERS if (folder / n).is_dir()), None)
+    if image_folder is None:
+        raise DatasetError(folder, "has no head_imgs/, gt_imgs/ or ori_imgs/ folder", "add the frames as <img_id>.jpg")
+    images = [image_folder / f"{i}.jpg" for i in img_ids]
+    background = folder / "bc.jpg"
+    background = background if background.is_file() else None
+    width, height = check_image_sizes(images, [background] if background else [])
+    parsing = [folder / "parsing" / f"{i}.png" for i in img_ids]
+    parsing_ok = all(p.is_file() for p in parsing)
+
+    rects = [e[2] for e in entries]
+    face_rects = None
+    if all(r is not None for r in rects):
+        face_rects = np.asarray(rects, dtype=np.float32)
+        if face_rects.shape != (len(entries), 4) or not np.all(np.isfinite(face_rects)):
+            raise DatasetError(train_path, "a 'face_rect' is not four finite numbers", "write it as [x, y, w, h]")
+
+    held_out = np.array([e[3] for e in entries])
+    if not held_out.any() or held_out.all():
+        held_out = last_fraction_held_out(len(entries))
+    return VideoRecord(
+        name=folder.name,
+        folder=folder,
+        image_filenames=images,
+        camera_to_worlds=np.stack([e[1] for e in entries]),
+        fx=fx,
+        fy=fy,
+        cx=cx,
+        cy=cy,
+        width=width,
+        height=height,
+        expressions=expressions,
+        held_out=held_out,
+        background=background,
+        parsing_filenames=parsing if parsing_ok else None,
+        face_rects=face_rects,
+    )

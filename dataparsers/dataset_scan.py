@@ -1,0 +1,52 @@
+"""Find and check every video of a dataset root (one sub-folder per video, sorted names = identity indices)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+from dataparsers.adnerf import is_adnerf_video, read_adnerf_video
+from dataparsers.dataset_error import DatasetError
+from dataparsers.native import is_native_video, read_native_video
+from dataparsers.video_record import VideoRecord
+
+
+def video_folders(root: Path) -> List[Path]:
+    """Sub-folders of ``root`` that are videos, sorted by name; folders starting with ``_`` or ``.`` are skipped."""
+    if not root.exists():
+        raise DatasetError(root, "dataset root does not exist", "pass --data a folder with one sub-folder per video")
+    if not root.is_dir():
+        raise DatasetError(root, "dataset root is not a folder", "pass --data a folder with one sub-folder per video")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    if not folders:
+        raise DatasetError(root, "dataset root has no video folders",
+                           "put one sub-folder per video in it (e.g. make one with: minerf-synth DIR)")  # fmt: skip
+    return folders
+
+
+def read_video(folder: Path) -> VideoRecord:
+    """Read one video folder in whichever layout it uses."""
+    if is_native_video(folder):
+        return read_native_video(folder)
+    if is_adnerf_video(folder):
+        return read_adnerf_video(folder)
+    raise DatasetError(folder, "is neither an AD-NeRF video (transforms_train.json + track_params.pt) "
+                       "nor a native one (transforms.json)", "add one layout's files or move the folder out")  # fmt: skip
+
+
+def read_dataset(root: Path) -> List[VideoRecord]:
+    """Read and cross-check every video of a dataset root, in identity-index order."""
+    videos = [read_video(folder) for folder in video_folders(Path(root))]
+    first = videos[0]
+    seen = {}
+    for video in videos:
+        if video.expression_dim != first.expression_dim:
+            raise DatasetError(video.folder, f"expressions have {video.expression_dim} values per frame but "
+                               f"{first.folder.name} has {first.expression_dim}",
+                               "use one tracker (one expression basis) for every video of a dataset")  # fmt: skip
+        key = video.name.strip().lower()
+        if key in seen:
+            raise DatasetError(video.folder, f"identity name '{video.name}' is also used by {seen[key]}",
+                               "give every video a distinct identity name (names are compared ignoring case)")  # fmt: skip
+        seen[key] = video.folder
+    return sorted(videos, key=lambda v: v.name)

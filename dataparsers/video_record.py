@@ -1,0 +1,132 @@
+"""What every on-disk layout reader returns for one video: the same record, checked and ready to split."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+from jaxtyping import Float
+from PIL import Image
+
+from dataparsers.dataset_error import DatasetError
+
+HELD_OUT_FRACTION = 0.1
+"""The last 10% of each video's frames are held out (the paper's protocol)."""
+
+
+@dataclass
+class VideoRecord:
+    """One video (= one identity) of a dataset, frames in time order."""
+
+    name: str
+    """Identity name (the folder name, unless the layout names it)."""
+    folder: Path
+    image_filenames: List[Path]
+    camera_to_worlds: Float[np.ndarray, "N 4 4"]
+    """OpenGL camera-to-world matrices in the canonical head frame."""
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+    expressions: Float[np.ndarray, "N D"]
+    held_out: np.ndarray
+    """Boolean [N]: True for the frames of the val/test split."""
+    background: Optional[Path] = None
+    """Static background image of the video (``bc.jpg`` or the native ``background``)."""
+    parsing_filenames: Optional[List[Path]] = None
+    """AD-NeRF parsing images (BGR, head = (255, 0, 0)), used for the head box."""
+    mask_filenames: Optional[List[Path]] = None
+    """Native per-frame head masks (non-zero = head), used for the head box."""
+    face_rects: Optional[Float[np.ndarray, "N 4"]] = None
+    """Head boxes ``[x, y, w, h]`` in pixels where the layout gives them."""
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.image_filenames)
+
+    @property
+    def expression_dim(self) -> int:
+        return self.expressions.shape[1]
+
+
+def last_fraction_held_out(num_frames: int) -> np.ndarray:
+    """Boolean mask holding out the last 10% of ``num_frames`` (at least one frame)."""
+    held = np.zeros(num_frames, dtype=bool)
+    held[num_frames - max(1, math.ceil(HELD_OUT_FRACTION * num_frames)) :] = True
+    return held
+
+
+def load_json(path: Path) -> Any:
+    """Read a JSON file, or raise a one-line DatasetError."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as err:
+        raise DatasetError(path, f"malformed JSON ({err.msg} at line {err.lineno}, column {err.colno})",
+                           "repair or regenerate the file") from None  # fmt: skip
+    except OSError as err:
+        raise DatasetError(path, f"cannot be read ({err.strerror})", "check that it exists and is readable") from None
+
+
+def require_key(entry: dict, key: str, path: Path, where: str) -> Any:
+    """``entry[key]``, or a DatasetError naming the file and the place."""
+    if not isinstance(entry, dict) or key not in entry:
+        raise DatasetError(path, f"{where} has no '{key}'", f"add '{key}' to {where}")
+    return entry[key]
+
+
+def parse_pose(value: Any, path: Path, where: str) -> np.ndarray:
+    """A 4x4 (or 3x4) ``transform_matrix`` as a finite 4x4 float64 array."""
+    try:
+        matrix = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        matrix = np.zeros((0,))
+    if matrix.shape == (3, 4):
+        matrix = np.concatenate([matrix, [[0.0, 0.0, 0.0, 1.0]]], axis=0)
+    if matrix.shape != (4, 4):
+        raise DatasetError(path, f"{where} 'transform_matrix' is not a 4x4 matrix (shape {matrix.shape})",
+                           "write the camera-to-world matrix as 4 rows of 4 numbers")  # fmt: skip
+    if not np.all(np.isfinite(matrix)):
+        raise DatasetError(path, f"{where} 'transform_matrix' contains NaN or inf",
+                           "re-run the tracker for that frame or drop the frame")  # fmt: skip
+    return matrix
+
+
+def check_expressions(expressions: np.ndarray, path: Path, frame_ids: Sequence) -> np.ndarray:
+    """Expressions must be a finite [N, D] float array; report the first bad frame."""
+    bad = ~np.all(np.isfinite(expressions), axis=1)
+    if np.any(bad):
+        first = int(np.argmax(bad))
+        raise DatasetError(path, f"the expression of frame {frame_ids[first]} contains NaN or inf",
+                           "re-run the tracker for that frame or drop the frame")  # fmt: skip
+    return expressions.astype(np.float32)
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image, reading only its header; DatasetError if missing or unreadable."""
+    if not path.is_file():
+        raise DatasetError(path, "referenced image is missing", "restore the image or remove its frame")
+    try:
+        with Image.open(path) as img:
+            img.verify()
+            return img.size
+    except Exception as err:  # PIL raises many types for broken files
+        raise DatasetError(path, f"image is unreadable ({type(err).__name__})",
+                           "replace it with a valid JPEG/PNG or remove its frame")  # fmt: skip
+
+
+def check_image_sizes(paths: Sequence[Path], extra: Sequence[Path] = ()) -> tuple[int, int]:
+    """All images of a video must exist, be readable and share one size; returns (width, height)."""
+    first = image_size(paths[0])
+    for path in list(paths[1:]) + list(extra):
+        size = image_size(path)
+        if size != first:
+            raise DatasetError(path, f"image is {size[0]}x{size[1]} but {paths[0].name} is {first[0]}x{first[1]}",
+                               "resize every image of a video to one size")  # fmt: skip
+    return first

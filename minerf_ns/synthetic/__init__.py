@@ -1,0 +1,1 @@
+"""Synthetic talking heads from the ICT-FaceKit head model, with exact ground truth (pure numpy)."""
