@@ -30,8 +30,8 @@ def read_video(folder: Path) -> VideoRecord:
         return read_native_video(folder)
     if is_adnerf_video(folder):
         return read_adnerf_video(folder)
-    raise DatasetError(folder, "is neither an AD-NeRF video (transforms_train.json + track_params.pt) "
-                       "nor a native one (transforms.json)", "add one layout's files or move the folder out")  # fmt: skip
+    problem = "is neither an AD-NeRF video (transforms_train.json + track_params.pt) nor a native one (transforms.json)"
+    raise DatasetError(folder, problem, "add one layout's files or move the folder out of the dataset root")
 
 
 def read_dataset(root: Path) -> List[VideoRecord]:
@@ -46,7 +46,7 @@ def read_dataset(root: Path) -> List[VideoRecord]:
                                "use one tracker (one expression basis) for every video of a dataset")  # fmt: skip
         key = video.name.strip().lower()
         if key in seen:
-            raise DatasetError(video.folder, f"identity name '{video.name}' is also used by {seen[key]}",
-                               "give every video a distinct identity name (names are compared ignoring case)")  # fmt: skip
+            fix = "give every video a distinct identity name (names are compared ignoring case)"
+            raise DatasetError(video.folder, f"identity name '{video.name}' is also used by {seen[key]}", fix)
         seen[key] = video.folder
     return sorted(videos, key=lambda v: v.name)

@@ -118,7 +118,7 @@ def image_size(path: Path) -> tuple[int, int]:
             return img.size
     except Exception as err:  # PIL raises many types for broken files
         raise DatasetError(path, f"image is unreadable ({type(err).__name__})",
-                           "replace it with a valid JPEG/PNG or remove its frame")  # fmt: skip
+                           "replace it with a valid JPEG/PNG or remove its frame") from None  # fmt: skip
 
 
 def check_image_sizes(paths: Sequence[Path], extra: Sequence[Path] = ()) -> tuple[int, int]:

@@ -40,7 +40,9 @@ class SynthCommand:
         if self.num_identities < 1 or self.num_frames < 2 or self.image_size < 16:
             sys.exit("minerf-synth: need --num-identities >= 1, --num-frames >= 2 and --image-size >= 16.")
         if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
-            sys.exit(f"minerf-synth: {self.out} already exists and is not empty; choose a new folder (nothing written).")
+            sys.exit(
+                f"minerf-synth: {self.out} already exists and is not empty; choose a new folder (nothing written)."
+            )
         settings = SynthSettings(self.num_identities, self.num_frames, self.image_size, self.seed)
         per_video = self.num_frames * (self.num_identities if self.transfer else 1)
         total = self.num_identities * per_video

@@ -207,9 +207,10 @@ class Appearance:
         # Subtle cheek blush.
         for k in (2, 14):
             d = np.linalg.norm(neutral - (lm[k] * np.array([0.85, 1.0, 1.0]) + np.array([0, 0.01, 0.005])), axis=-1)
-            colour[face] = colour[face] * (1 - 0.08 * np.exp(-((d[face] / 0.025) ** 2)))[:, None] + np.array(
-                [0.08, 0.0, 0.0]
-            ) * np.exp(-((d[face] / 0.025) ** 2))[:, None]
+            colour[face] = (
+                colour[face] * (1 - 0.08 * np.exp(-((d[face] / 0.025) ** 2)))[:, None]
+                + np.array([0.08, 0.0, 0.0]) * np.exp(-((d[face] / 0.025) ** 2))[:, None]
+            )
         self.albedo = np.clip(colour, 0.0, 1.0)
         self.is_neck = head_neck & (y < NECK_CUT_Y_M) & ~hair
 

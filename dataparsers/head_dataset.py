@@ -1,0 +1,80 @@
+"""The dataset of MI-NeRF frames: each image comes with its video's background and a head box, per pixel."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import cv2
+import numpy as np
+import torch
+from jaxtyping import Bool
+from torch import Tensor
+
+from nerfstudio.data.datasets.base_dataset import InputDataset
+
+HEAD_BOX_MARGIN = 0.08
+"""Grow a box computed from a mask by this fraction of its size on every side."""
+
+
+def box_from_mask(mask: np.ndarray) -> Optional[tuple[int, int, int, int]]:
+    """``[x, y, w, h]`` of the non-zero pixels of a mask, grown by the margin; None if the mask is empty."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return None
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    mx, my = HEAD_BOX_MARGIN * (x1 - x0), HEAD_BOX_MARGIN * (y1 - y0)
+    return int(x0 - mx), int(y0 - my), int(np.ceil(x1 - x0 + 2 * mx)), int(np.ceil(y1 - y0 + 2 * my))
+
+
+def box_image(rect: Optional[tuple], height: int, width: int) -> Bool[Tensor, "H W 1"]:
+    """Boolean image of a ``[x, y, w, h]`` box, clipped to the image; the whole image when there is no box."""
+    out = torch.zeros(height, width, 1, dtype=torch.bool)
+    if rect is None:
+        out[:] = True
+        return out
+    x, y, w, h = (int(round(v)) for v in rect)
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+    if x1 <= x0 or y1 <= y0:
+        out[:] = True
+    else:
+        out[y0:y1, x0:x1] = True
+    return out
+
+
+class HeadDataset(InputDataset):
+    """InputDataset whose items also carry ``bg`` (uint8 [H, W, 3]) and ``head_box`` (bool [H, W, 1]).
+
+    The head box comes from the frame's ``face_rect`` when the layout gives one, else from its parsing image (head
+    pixels, BGR (255, 0, 0)) or head mask, else it is the whole image.
+    """
+
+    def get_metadata(self, data: Dict) -> Dict:
+        idx = int(data["image_idx"])
+        height, width = data["image"].shape[:2]
+        identity = int(self.cameras.metadata["identity_idx"][idx, 0])
+        background = self.metadata["backgrounds"][identity]
+        if background.shape[:2] != (height, width):  # images were downscaled
+            background = torch.from_numpy(cv2.resize(background.numpy(), (width, height), interpolation=cv2.INTER_AREA))
+        return {"bg": background, "head_box": box_image(self.head_rect(idx, height, width), height, width)}
+
+    def head_rect(self, idx: int, height: int, width: int) -> Optional[tuple]:
+        """The head box ``[x, y, w, h]`` of image ``idx`` at the loaded resolution."""
+        scale = self.scale_factor
+        rect = self.metadata["face_rects"][idx]
+        if rect is not None:
+            return tuple(v * scale for v in rect)
+        parsing = self.metadata["parsing_filenames"][idx]
+        mask_path = self.metadata["head_mask_filenames"][idx]
+        if parsing is not None:
+            seg = cv2.imread(str(parsing), cv2.IMREAD_COLOR)
+            mask = None if seg is None else (seg[..., 0] == 255) & (seg[..., 1] == 0) & (seg[..., 2] == 0)
+        elif mask_path is not None:
+            seg = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+            mask = None if seg is None else seg > 0
+        else:
+            return None
+        if mask is None:
+            return None
+        if mask.shape != (height, width):
+            mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        return box_from_mask(mask)

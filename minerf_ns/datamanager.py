@@ -1,0 +1,67 @@
+"""The MI-NeRF datamanager: head-box ray sampling, the background colour of every ray, a bounded image cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Tuple, Type
+
+from dataparsers.head_dataset import HeadDataset
+from dataparsers.minerf_dataparser import MiNerfDataParserConfig
+from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
+from nerfstudio.cameras.rays import RayBundle
+from nerfstudio.configs.dataparser_configs import AnnotatedDataParserUnion
+from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
+from nerfstudio.data.pixel_samplers import PixelSamplerConfig
+from nerfstudio.utils.rich_utils import CONSOLE
+
+BYTES_PER_CACHED_PIXEL = 3 * 4 + 3 + 1
+"""A cached pixel: float32 RGB image, uint8 RGB background, bool head box."""
+
+
+@dataclass
+class MiNerfDataManagerConfig(VanillaDataManagerConfig):
+    """Datamanager for multi-identity talking faces."""
+
+    _target: Type = field(default_factory=lambda: MiNerfDataManager)
+    dataparser: AnnotatedDataParserUnion = field(default_factory=MiNerfDataParserConfig)
+    """The dataparser (default: mi-nerf-data)."""
+    pixel_sampler: PixelSamplerConfig = field(default_factory=HeadBoxPixelSamplerConfig)
+    cache_budget_gb: float = 6.0
+    """Most memory the cached train images may take; beyond it a random subset is cached and resampled."""
+    subset_repeat_iterations: int = 200
+    """When only a subset of the train images fits in the cache, draw a new subset after this many iterations."""
+
+
+class MiNerfDataManager(VanillaDataManager[HeadDataset]):
+    """VanillaDataManager that adds each ray's background colour (``ray_bundle.metadata["bg"]``)."""
+
+    config: MiNerfDataManagerConfig
+
+    def setup_train(self) -> None:
+        assert self.train_dataset is not None
+        if self.config.train_num_images_to_sample_from < 0:
+            cameras = self.train_dataset.cameras
+            per_image = float((cameras.width * cameras.height).float().mean()) * BYTES_PER_CACHED_PIXEL
+            fits = int(self.config.cache_budget_gb * 1e9 // per_image)
+            if fits < len(self.train_dataset):
+                CONSOLE.print(f"[yellow]{len(self.train_dataset)} train images exceed the {self.config.cache_budget_gb}"
+                              f" GB cache: caching {fits} at a time, resampled every "
+                              f"{self.config.subset_repeat_iterations} iterations.")  # fmt: skip
+                self.config.train_num_images_to_sample_from = fits
+                self.config.train_num_times_to_repeat_images = self.config.subset_repeat_iterations
+        super().setup_train()
+
+    @staticmethod
+    def _attach_background(ray_bundle: RayBundle, batch: Dict) -> None:
+        assert ray_bundle.metadata is not None
+        ray_bundle.metadata["bg"] = batch["bg"].to(ray_bundle.origins.device).float() / 255.0
+
+    def next_train(self, step: int) -> Tuple[RayBundle, Dict]:
+        ray_bundle, batch = super().next_train(step)
+        self._attach_background(ray_bundle, batch)
+        return ray_bundle, batch
+
+    def next_eval(self, step: int) -> Tuple[RayBundle, Dict]:
+        ray_bundle, batch = super().next_eval(step)
+        self._attach_background(ray_bundle, batch)
+        return ray_bundle, batch
