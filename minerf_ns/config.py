@@ -6,10 +6,10 @@ from dataparsers.minerf_dataparser import MiNerfDataParserConfig
 from minerf_ns.datamanager import MiNerfDataManagerConfig
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
 from minerf_ns.model import MiNerfModelConfig
+from minerf_ns.scheduler import FloatExponentialDecaySchedulerConfig
 from minerf_ns.trainer_config import MiNerfTrainerConfig
 from nerfstudio.configs.base_config import ViewerConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
-from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 from nerfstudio.plugins.types import MethodSpecification
 
@@ -42,7 +42,7 @@ def make_trainer_config(
         optimizers={
             "fields": {
                 "optimizer": AdamOptimizerConfig(lr=5e-4, eps=1e-8),
-                "scheduler": ExponentialDecaySchedulerConfig(lr_final=5e-5, max_steps=max_iterations),
+                "scheduler": FloatExponentialDecaySchedulerConfig(lr_final=5e-5, max_steps=max_iterations),
             }
         },
         viewer=ViewerConfig(num_rays_per_chunk=4096, quit_on_train_completion=True),

@@ -94,7 +94,13 @@ def _to_uint8(rgb: np.ndarray) -> np.ndarray:
 
 def write_rgb(path: Path, rgb: np.ndarray) -> None:
     """Write a float RGB image in [0, 1] (JPEG or PNG by suffix)."""
-    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if path.suffix == ".jpg" else []
+    jpeg = [
+        cv2.IMWRITE_JPEG_QUALITY,
+        JPEG_QUALITY,
+        cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+        cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+    ]
+    params = jpeg if path.suffix == ".jpg" else []
     if not cv2.imwrite(str(path), cv2.cvtColor(_to_uint8(rgb), cv2.COLOR_RGB2BGR), params):
         raise OSError(f"{path}: could not write the image; check that the folder is writable.")
 

@@ -20,8 +20,8 @@ CM_TO_M = 0.01
 HEAD_CENTRE_CM = np.array([0.0, 2.0, 1.5], dtype=np.float32)
 """Centre of the head in the asset's centimetre frame (between the ears, at eye height); becomes the origin."""
 
-NECK_CUT_Y_M = -0.115
-"""Below this height (metres, canonical frame) a head_neck vertex counts as neck, not head."""
+NECK_CUT_Y_M = -0.105
+"""Below this height (metres, canonical frame, about 1 cm under the chin) a skin vertex counts as neck, not head."""
 
 
 @dataclass(frozen=True)

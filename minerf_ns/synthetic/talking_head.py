@@ -212,7 +212,7 @@ class Appearance:
                 + np.array([0.08, 0.0, 0.0]) * np.exp(-((d[face] / 0.025) ** 2))[:, None]
             )
         self.albedo = np.clip(colour, 0.0, 1.0)
-        self.is_neck = head_neck & (y < NECK_CUT_Y_M) & ~hair
+        self.is_neck = (face | head_neck) & (y < NECK_CUT_Y_M) & ~hair
 
 
 def background_image(identity: Identity, height: int, width: int) -> Float[np.ndarray, "H W 3"]:

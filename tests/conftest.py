@@ -1,0 +1,33 @@
+"""Shared fixtures: small synthetic datasets generated once per test session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
+
+
+@pytest.fixture(scope="session")
+def synth_dataset(tmp_path_factory) -> tuple[Path, dict]:
+    """3 identities x 20 frames at 64 px, with transfer ground truth (read-only: copy before changing it)."""
+    root = tmp_path_factory.mktemp("synth") / "data"
+    meta = generate(root, SynthSettings(num_identities=3, num_frames=20, image_size=64, seed=7), workers=1)
+    return root, meta
+
+
+@pytest.fixture(scope="session")
+def train_dataset(tmp_path_factory) -> Path:
+    """2 identities x 30 frames at 48 px, no transfer ground truth: for training tests."""
+    root = tmp_path_factory.mktemp("train") / "data"
+    generate(
+        root, SynthSettings(num_identities=2, num_frames=30, image_size=48, seed=3), with_transfer=False, workers=1
+    )
+    return root
+
+
+def read_json(path: Path) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
