@@ -183,7 +183,7 @@ class MiNerfModel(Model):
 
     # ------------------------------------------------------------------------------------------------- rendering
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
-        return {"fields": list(self.parameters())}
+        return {"fields": [p for n, p in self.named_parameters() if n != "device_indicator_param"]}
 
     def _render(self, field_module: MiNerfField, ray_samples: RaySamples, background: Tensor) -> Dict[str, Tensor]:
         density, embedding = field_module.get_density(ray_samples)

@@ -1,0 +1,56 @@
+"""A short CPU training of the real pipeline raises held-out PSNR well above its start; every parameter learns."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from minerf_ns.config import mi_nerf_small_method
+
+
+def make_pipeline(data, rays: int = 256):
+    config = copy.deepcopy(mi_nerf_small_method.config)
+    config.pipeline.datamanager.data = data
+    config.pipeline.datamanager.train_num_rays_per_batch = rays
+    config.pipeline.datamanager.pixel_sampler.num_rays_per_batch = rays
+    config.pipeline.model.num_coarse_samples = 24
+    config.pipeline.model.num_importance_samples = 24
+    return config.pipeline.setup(device="cpu", test_mode="val")
+
+
+def held_out_psnr(pipeline) -> float:
+    pipeline.eval()
+    metrics = pipeline.get_average_eval_image_metrics()
+    pipeline.train()
+    return metrics["head_psnr"]
+
+
+def test_every_parameter_gets_a_gradient_from_get_outputs(train_dataset):
+    torch.manual_seed(0)
+    pipeline = make_pipeline(train_dataset, rays=64)
+    ray_bundle, batch = pipeline.datamanager.next_train(0)
+    outputs = pipeline.model(ray_bundle)  # Model.forward = collider + get_outputs, what DDP wraps
+    loss = sum(pipeline.model.get_loss_dict(outputs, batch).values())
+    loss.backward()
+    params = pipeline.model.get_param_groups()["fields"]
+    names = {id(p): n for n, p in pipeline.model.named_parameters()}
+    missing = [names[id(p)] for p in params if p.grad is None]
+    assert not missing, f"no gradient reaches {missing}"
+    assert outputs["rgb"].shape == (64, 3) and outputs["depth"].shape == (64, 1)
+    assert ray_bundle.metadata["bg"].shape == (64, 3) and 0.0 <= float(ray_bundle.metadata["bg"].min())
+
+
+def test_short_training_raises_held_out_psnr(train_dataset):
+    torch.manual_seed(0)
+    pipeline = make_pipeline(train_dataset)
+    start = held_out_psnr(pipeline)
+    optimizer = torch.optim.Adam(pipeline.model.parameters(), lr=5e-4)
+    for step in range(150):
+        _, loss_dict, _ = pipeline.get_train_loss_dict(step)
+        optimizer.zero_grad()
+        sum(loss_dict.values()).backward()
+        optimizer.step()
+    end = held_out_psnr(pipeline)
+    print(f"held-out head-box PSNR: {start:.2f} -> {end:.2f} dB")
+    assert end > start + 4.0 and end > 16.0  # measured: 12.4 -> 17.8 dB
