@@ -1,6 +1,6 @@
 """Time `minerf-synth` (4 identities x 100 frames at 128 px by default) and report the dataset size.
 
-    python benchmarks/synth_speed.py [--num-identities 4 --num-frames 100 --image-size 128]
+python benchmarks/synth_speed.py [--num-identities 4 --num-frames 100 --image-size 128]
 """
 
 from __future__ import annotations
