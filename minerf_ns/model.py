@@ -21,6 +21,7 @@ from torch.nn import Parameter
 from minerf_ns.field import CONDITION_KEY, MiNerfField
 from minerf_ns.interaction import InteractionName, make_interaction
 from minerf_ns.metrics import ImageMetrics
+from minerf_ns.viewer_camera import FrameCameraControl
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle, RaySamples
 from nerfstudio.data.scene_box import OrientedBox
@@ -29,7 +30,7 @@ from nerfstudio.model_components.ray_samplers import PDFSampler, UniformSampler
 from nerfstudio.model_components.scene_colliders import NearFarCollider
 from nerfstudio.models.base_model import Model, ModelConfig
 from nerfstudio.utils import colormaps
-from nerfstudio.viewer.viewer_elements import ViewerCheckbox, ViewerDropdown, ViewerSlider
+from nerfstudio.viewer.viewer_elements import ViewerButton, ViewerCheckbox, ViewerDropdown, ViewerSlider
 
 BACKGROUND_DENSITY = 1e10
 """Density given to the last sample of a ray so that it is opaque (alpha = 1) and shows the background pixel."""
@@ -66,6 +67,8 @@ class MiNerfModelConfig(ModelConfig):
     """Octaves of the positional encoding of x."""
     direction_frequencies: int = 4
     """Octaves of the positional encoding of the view direction."""
+    position_scale: float = 1.0
+    """Positions (metres) are multiplied by this before gamma(x)."""
     latent_reg_mult: float = 0.01
     """lambda_l: weight of ||l||."""
     identity_reg_mult: float = 1e-4
@@ -108,6 +111,7 @@ class MiNerfModel(Model):
             color_dim=self.config.color_dim,
             position_frequencies=self.config.position_frequencies,
             direction_frequencies=self.config.direction_frequencies,
+            position_scale=self.config.position_scale,
         )
         self.field_coarse = MiNerfField(**kwargs)
         self.field_fine = MiNerfField(**kwargs)
@@ -125,6 +129,8 @@ class MiNerfModel(Model):
         self.video_expressions: List[Tensor] = [t.float() for t in meta["video_expressions"]]
         self.video_train_frame_idx: List[Tensor] = list(meta["video_train_frame_idx"])
         self.backgrounds: List[Tensor] = list(meta["backgrounds"])
+        self.video_camera_to_worlds: List[Tensor] = list(meta["video_camera_to_worlds"])
+        self.video_vertical_fov: List[float] = list(meta["video_vertical_fov"])
         self.metrics = ImageMetrics()
 
         # Viewer controls: which identity, which video's expression, which frame, and a play toggle.
@@ -137,6 +143,11 @@ class MiNerfModel(Model):
         self.viewer_frame = ViewerSlider("Expression frame", 0, 0, longest - 1, step=1, hint="Frame of that video")
         self.viewer_play = ViewerCheckbox("Play expressions", False, cb_hook=self._on_play, hint="Step through frames")
         self._play_thread: Optional[threading.Thread] = None
+        self._viewer_cam_idx = 0
+        self.viewer_camera = FrameCameraControl(self.expression_frame_camera)
+        self.viewer_go_to_camera = ViewerButton(
+            "View from this frame's camera", cb_hook=lambda _: self.viewer_camera.move_all(),
+        )  # fmt: skip
 
     # ----------------------------------------------------------------------------------------------- conditioning
     def identity_index(self, name: str) -> int:
@@ -253,21 +264,49 @@ class MiNerfModel(Model):
     def camera_condition(self, camera: Cameras) -> Dict[str, Tensor]:
         """Expression, identity and frame of a camera that carries none (viewer, ns-render).
 
-        ``ns-render ... --camera-idx K`` sets ``metadata["cam_idx"] = K``: train frame K's identity, expression and
-        latent. Otherwise the viewer controls decide (identity, expression video and frame).
+        Without a viewer, ``ns-render ... --camera-idx K`` sets ``metadata["cam_idx"] = K``: train frame K's identity,
+        expression and latent; with no index, the controls' defaults (first identity, its frame 0).
+        In the viewer, every camera carries ``cam_idx`` = the training frustum clicked last (0 before any click), so
+        there the controls decide; a click on another frustum first sets the controls to that train frame.
         """
         meta = camera.metadata or {}
-        if "cam_idx" in meta and meta["cam_idx"] is not None and 0 <= int(meta["cam_idx"]) < self.num_train_data:
-            k = int(meta["cam_idx"])
-            identity = int(self.train_frame_identity[k])
-            local = int(torch.nonzero(self.video_train_frame_idx[identity] == k)[0, 0])
-            expression = self.video_expressions[identity][local]
-            return self._condition_tensors(expression, identity, k)
+        cam_idx = meta.get("cam_idx")
+        valid = cam_idx is not None and 0 <= int(cam_idx) < self.num_train_data
+        if valid and not self.viewer_active:
+            return self._condition_tensors(*self.train_frame_condition(int(cam_idx)))
+        if valid and int(cam_idx) != self._viewer_cam_idx:
+            self._viewer_cam_idx = int(cam_idx)
+            self.show_train_frame_in_viewer(int(cam_idx))
         identity = self.identity_index(self.viewer_identity.value)
         source = self.identity_index(self.viewer_expression_video.value)
         frame = min(int(self.viewer_frame.value), len(self.video_expressions[source]) - 1)
         train_frame = int(self.video_train_frame_idx[source][frame]) if source == identity else -1
         return self._condition_tensors(self.video_expressions[source][frame], identity, train_frame)
+
+    @property
+    def viewer_active(self) -> bool:
+        """True when a viewer has installed this model's controls (ns-viewer, or ns-train with the viewer)."""
+        return getattr(self.viewer_identity, "gui_handle", None) is not None
+
+    def train_frame_condition(self, k: int) -> Tuple[Tensor, int, int]:
+        """(expression, identity, train-frame index) of train frame ``k``."""
+        identity = int(self.train_frame_identity[k])
+        local = int(torch.nonzero(self.video_train_frame_idx[identity] == k)[0, 0])
+        return self.video_expressions[identity][local], identity, k
+
+    def show_train_frame_in_viewer(self, k: int) -> None:
+        """Set the viewer controls to train frame ``k`` (identity, expression video, frame)."""
+        identity = int(self.train_frame_identity[k])
+        name = self.identity_names[identity]
+        self.viewer_identity.value = name
+        self.viewer_expression_video.value = name
+        self.viewer_frame.value = int(torch.nonzero(self.video_train_frame_idx[identity] == k)[0, 0])
+
+    def expression_frame_camera(self) -> Tuple[Tensor, float]:
+        """Camera-to-world [3, 4] and vertical FOV (radians) of the viewer's expression video at its frame."""
+        source = self.identity_index(self.viewer_expression_video.value)
+        poses = self.video_camera_to_worlds[source]
+        return poses[min(int(self.viewer_frame.value), len(poses) - 1)], self.video_vertical_fov[source]
 
     @staticmethod
     def _condition_tensors(expression: Tensor, identity: int, frame: int) -> Dict[str, Tensor]:

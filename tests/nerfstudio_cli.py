@@ -1,0 +1,35 @@
+"""Run nerfstudio's real console scripts from the tests (the venv's bin first on PATH, so ffmpeg is found)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+FAST = [
+    "--machine.device-type", "cpu", "--logging.local-writer.enable", "False",
+    "--pipeline.datamanager.train-num-rays-per-batch", "128",
+    "--pipeline.model.num-coarse-samples", "12", "--pipeline.model.num-importance-samples", "12",
+]  # fmt: skip
+EXPRESSION_DIM = 53  # ICT-FaceKit expression blendshapes
+TRAIN_FRAMES = 2 * 27  # 2 videos x 30 frames, 10% held out
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def train(data: Path, out: Path, *extra: str, iterations: int = 4) -> Path:
+    """Run ns-train and return the run folder (holding config.yml and nerfstudio_models/)."""
+    run("ns-train", "mi-nerf-small", "--data", str(data), "--output-dir", str(out), "--max-num-iterations",
+        str(iterations), "--steps-per-save", str(max(2, iterations // 2)), "--vis", "tensorboard", *FAST, *extra, cwd=out.parent)  # fmt: skip
+    configs = sorted(out.rglob("config.yml"), key=lambda p: p.stat().st_mtime)
+    assert configs, f"ns-train wrote no config.yml under {out}"
+    return configs[-1].parent
+
+
