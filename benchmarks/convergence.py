@@ -49,8 +49,12 @@ def main() -> None:
         if step % args.every == 0:
             pipeline.eval()
             m = pipeline.get_average_eval_image_metrics()
-            print(f"step {step} s {time.perf_counter() - start:.0f} psnr {m['psnr']:.2f} head_psnr {m['head_psnr']:.2f} "
-                  f"head_ssim {m['head_ssim']:.3f} lr {args.lr} set {' '.join(args.set)}", flush=True)
+            seconds = time.perf_counter() - start
+            print(
+                f"step {step} s {seconds:.0f} psnr {m['psnr']:.2f} head_psnr {m['head_psnr']:.2f} "
+                f"head_ssim {m['head_ssim']:.3f} lr {args.lr} set {' '.join(args.set)}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

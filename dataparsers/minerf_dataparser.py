@@ -110,7 +110,9 @@ class MiNerfDataParser(DataParser):
             "video_expressions": [torch.from_numpy(v.expressions) for v in videos],
             "video_train_frame_idx": video_train_idx,
             "backgrounds": [self._background(v) for v in videos],
-            "video_camera_to_worlds": [torch.tensor(v.camera_to_worlds[:, :3, :4], dtype=torch.float32) for v in videos],
+            "video_camera_to_worlds": [
+                torch.tensor(v.camera_to_worlds[:, :3, :4], dtype=torch.float32) for v in videos
+            ],
             "video_vertical_fov": [float(2.0 * np.arctan(v.height / (2.0 * v.fy))) for v in videos],
             "near": float(max(distances.min() - self.config.near_margin, 1e-3)),
             "far": float(distances.max() + self.config.far_margin),

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from nerfstudio_cli import train
 
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
-from nerfstudio_cli import train
 
 
 @pytest.fixture(scope="session")

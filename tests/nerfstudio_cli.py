@@ -26,10 +26,18 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def train(data: Path, out: Path, *extra: str, iterations: int = 4) -> Path:
     """Run ns-train and return the run folder (holding config.yml and nerfstudio_models/)."""
-    run("ns-train", "mi-nerf-small", "--data", str(data), "--output-dir", str(out), "--max-num-iterations",
-        str(iterations), "--steps-per-save", str(max(2, iterations // 2)), "--vis", "tensorboard", *FAST, *extra, cwd=out.parent)  # fmt: skip
+    save_every = str(max(2, iterations // 2))
+    args = [
+        "--data",
+        str(data),
+        "--output-dir",
+        str(out),
+        "--vis",
+        "tensorboard",
+        "--max-num-iterations",
+        str(iterations),
+    ]
+    run("ns-train", "mi-nerf-small", *args, "--steps-per-save", save_every, *FAST, *extra, cwd=out.parent)
     configs = sorted(out.rglob("config.yml"), key=lambda p: p.stat().st_mtime)
     assert configs, f"ns-train wrote no config.yml under {out}"
     return configs[-1].parent
-
-

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from nerfstudio_cli import EXPRESSION_DIM, TRAIN_FRAMES, run, train
 from PIL import Image
 
 from minerf_ns.interaction import make_interaction
-from nerfstudio_cli import EXPRESSION_DIM, TRAIN_FRAMES, run, train
+
 
 def checkpoint(run_dir: Path) -> tuple[int, dict]:
     """(step, model state) of the newest checkpoint of a run."""

@@ -39,7 +39,9 @@ def serving(args: list[str], cwd: Path, port: int, timeout: float = 240.0) -> It
     try:
         deadline = time.time() + timeout
         while True:
-            assert proc.poll() is None, f"{args[0]} exited with {proc.returncode}: {(cwd / log.name).read_text()[-2000:]}"
+            assert proc.poll() is None, (
+                f"{args[0]} exited with {proc.returncode}: {(cwd / log.name).read_text()[-2000:]}"
+            )
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
@@ -145,7 +147,7 @@ def check_identity_control_changes_render(browser, port: int) -> float:
 
     browser.get(f"http://127.0.0.1:{port}")
     wait_for(browser, "//label[normalize-space()='Identity']")
-    wait_for(browser, "//button[normalize-space()=\"View from this frame's camera\"]", timeout=10)
+    wait_for(browser, '//button[normalize-space()="View from this frame\'s camera"]', timeout=10)
     for label in CONTROLS:
         wait_for(browser, f"//label[normalize-space()='{label}']", timeout=10)
     assert row_input(browser, "Identity", "Select").get_attribute("value") == "ada"

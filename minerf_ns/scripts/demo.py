@@ -53,9 +53,13 @@ class DemoCommand:
     def main(self) -> None:
         """Run the four stages."""
         if self.num_identities < 1 or self.num_frames < 10 or self.image_size < 16 or self.iterations < 1:
-            sys.exit("minerf-demo: need --num-identities >= 1, --num-frames >= 10, --image-size >= 16, --iterations >= 1.")
+            sys.exit(
+                "minerf-demo: need --num-identities >= 1, --num-frames >= 10, --image-size >= 16, --iterations >= 1."
+            )
         if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
-            sys.exit(f"minerf-demo: {self.out} already exists and is not empty; pass --out NEW_FOLDER (nothing written).")
+            sys.exit(
+                f"minerf-demo: {self.out} already exists and is not empty; pass --out NEW_FOLDER (nothing written)."
+            )
         device = "cuda" if self.device == "auto" and torch.cuda.is_available() else self.device
         device = "cpu" if device == "auto" else device
         started = time.perf_counter()
@@ -74,7 +78,9 @@ class DemoCommand:
         config_path = trainer.base_dir / "config.yml"
         summary = {
             "identities": per_identity,
-            "mean": {k: float(np.mean([m[k] for m in per_identity.values()])) for k in next(iter(per_identity.values()))},
+            "mean": {
+                k: float(np.mean([m[k] for m in per_identity.values()])) for k in next(iter(per_identity.values()))
+            },
             "iterations": self.iterations,
             "seconds": time.perf_counter() - started,
             "config": str(config_path),
@@ -82,7 +88,6 @@ class DemoCommand:
         with open(self.out / "metrics.json", "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)
         print_summary(summary, self.out)
-
 
     def _generate(self, data: Path) -> None:
         settings = SynthSettings(self.num_identities, self.num_frames, self.image_size, self.seed)
@@ -116,8 +121,9 @@ class DemoCommand:
         trainer = config.setup(local_rank=0, world_size=1)
         trainer.setup()
         with Progress(
-            TextColumn("[bold]2/4[/bold] training mi-nerf-small"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), TimeRemainingColumn(), console=CONSOLE,
+            TextColumn("[bold]2/4[/bold] training mi-nerf-small"), BarColumn(),
+            TextColumn("{task.completed}/{task.total}"), TextColumn("loss {task.fields[loss]:.4f}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=CONSOLE,
         ) as progress:  # fmt: skip
             task = progress.add_task("train", total=self.iterations, loss=float("nan"))
             step_once = trainer.train_iteration
@@ -177,8 +183,8 @@ def evaluate_held_out(pipeline) -> tuple[Dict[str, Dict[str, float]], np.ndarray
         if len(rows) == 0 or int(identities[idx]) != int(identities[idx - 1]):
             factor = display_factor(image.shape[0])
             error = ((render - image).abs() * 4.0).clamp(0, 1)
-            tiles = [label(upscale(to_uint8(t), factor), text) for t, text in
-                     ((image, f"{name}: held-out"), (render, f"render {metrics['head_psnr']:.1f} dB"), (error, "error x4"))]  # fmt: skip
+            captions = (f"{name}: held-out", f"render {metrics['head_psnr']:.1f} dB", "error x4")
+            tiles = [label(upscale(to_uint8(t), factor), c) for t, c in zip((image, render, error), captions)]
             rows.append(np.concatenate(tiles, axis=1))
     per_identity = {name: {k: float(np.mean(v)) for k, v in metrics.items()} for name, metrics in sums.items()}
     return per_identity, np.concatenate(rows, axis=0)
@@ -202,7 +208,9 @@ def render_orbits(model, dataset, num_frames: int) -> np.ndarray:
             expression = cameras.metadata["expression"][idx]
             images = []
             for pose in orbit_poses(cameras.camera_to_worlds[idx], num_frames):
-                camera = make_camera(pose, cameras.fx[idx], cameras.fy[idx], cameras.cx[idx], cameras.cy[idx], height, width)
+                camera = make_camera(
+                    pose, cameras.fx[idx], cameras.fy[idx], cameras.cx[idx], cameras.cy[idx], height, width
+                )
                 rgb = to_uint8(render_rgb(model, camera, expression, identity))
                 images.append(label(upscale(rgb, display_factor(height)), name))
                 progress.advance(task)
