@@ -34,7 +34,6 @@ class MiNerfField(Field):
         color_dim: colour-branch width (paper: 128).
         position_frequencies: octaves of gamma(x) (paper: 10).
         direction_frequencies: octaves of gamma(v) (paper: 4).
-        position_scale: positions (scene units) are multiplied by this before gamma(x).
     """
 
     def __init__(
@@ -47,10 +46,8 @@ class MiNerfField(Field):
         color_dim: int = 128,
         position_frequencies: int = 10,
         direction_frequencies: int = 4,
-        position_scale: float = 1.0,
     ) -> None:
         super().__init__()
-        self.position_scale = position_scale
         self.position_encoding = PaperPositionalEncoding(3, position_frequencies)
         self.direction_encoding = PaperPositionalEncoding(3, direction_frequencies)
         in_dim = self.position_encoding.out_dim + condition_dim
@@ -70,7 +67,7 @@ class MiNerfField(Field):
 
     def get_density(self, ray_samples: RaySamples) -> Tuple[Tensor, Tensor]:
         assert ray_samples.metadata is not None and CONDITION_KEY in ray_samples.metadata
-        positions = ray_samples.frustums.get_positions() * self.position_scale
+        positions = ray_samples.frustums.get_positions()
         condition = ray_samples.metadata[CONDITION_KEY]
         inputs = torch.cat([self.position_encoding(positions), condition.expand(*positions.shape[:-1], -1)], -1)
         h = inputs

@@ -67,8 +67,6 @@ class MiNerfModelConfig(ModelConfig):
     """Octaves of the positional encoding of x."""
     direction_frequencies: int = 4
     """Octaves of the positional encoding of the view direction."""
-    position_scale: float = 1.0
-    """Positions (metres) are multiplied by this before gamma(x)."""
     latent_reg_mult: float = 0.01
     """lambda_l: weight of ||l||."""
     identity_reg_mult: float = 1e-4
@@ -111,7 +109,6 @@ class MiNerfModel(Model):
             color_dim=self.config.color_dim,
             position_frequencies=self.config.position_frequencies,
             direction_frequencies=self.config.direction_frequencies,
-            position_scale=self.config.position_scale,
         )
         self.field_coarse = MiNerfField(**kwargs)
         self.field_fine = MiNerfField(**kwargs)

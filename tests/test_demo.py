@@ -1,0 +1,40 @@
+"""`minerf-demo` end to end at a tiny size: every output is written and readable; it never writes into a used folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import yaml
+from nerfstudio_cli import BIN
+from PIL import Image
+
+
+def test_minerf_demo_writes_comparison_video_and_metrics(tmp_path):
+    out = tmp_path / "demo"
+    args = ["--out", str(out), "--num-identities", "2", "--num-frames", "10", "--image-size", "32",
+            "--iterations", "8", "--orbit-frames", "3", "--device", "cpu"]  # fmt: skip
+    proc = subprocess.run([str(BIN / "minerf-demo"), *args], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "held-out PSNR:" in proc.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert sorted(metrics["identities"]) == ["ada", "ben"] and metrics["iterations"] == 8
+    for values in metrics["identities"].values():
+        assert 3.0 < values["psnr"] < 60.0 and 0.0 < values["ssim"] <= 1.0 and np.isfinite(values["head_psnr"])
+    # One row per identity of (truth, render, error), each enlarged to 192 px.
+    assert np.asarray(Image.open(out / "heldout_comparison.png")).shape == (2 * 192, 3 * 192, 3)
+    video = (out / "orbit.mp4").read_bytes()
+    assert len(video) > 1000 and video[4:8] == b"ftyp"
+    config = yaml.load((tmp_path / metrics["config"]).read_text(), Loader=yaml.UnsafeLoader)
+    assert config.max_num_iterations == 8 and (tmp_path / metrics["config"]).parent.joinpath("nerfstudio_models").is_dir()
+
+
+def test_minerf_demo_refuses_a_non_empty_folder(tmp_path):
+    out = tmp_path / "used"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    proc = subprocess.run([str(BIN / "minerf-demo"), "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "already exists and is not empty" in proc.stderr and "Traceback" not in proc.stderr
+    assert [p.name for p in out.iterdir()] == ["mine.txt"] and (out / "mine.txt").read_text() == "keep me"
