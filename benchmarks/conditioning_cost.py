@@ -17,8 +17,13 @@ import time
 
 import torch
 
+import torchmetrics.image.lpip
 from minerf_ns.config import mi_nerf_method, mi_nerf_small_method
 from nerfstudio.models.vanilla_nerf import VanillaModelConfig
+
+# vanilla-nerf builds LPIPS in populate_modules, which downloads AlexNet weights (no internet here); training never
+# uses it, so give it an inert stand-in.
+torchmetrics.image.lpip.LearnedPerceptualImagePatchSimilarity = lambda **kwargs: torch.nn.Identity()
 
 
 def seconds_per_iteration(pipeline_config, data: str, device: str, iterations: int) -> float:

@@ -19,9 +19,10 @@ SMALL_ITERATIONS = 2_000
 
 
 def make_trainer_config(
-    method_name: str, max_iterations: int, rays: int, model: MiNerfModelConfig, eval_every: int
+    method_name: str, max_iterations: int, rays: int, model: MiNerfModelConfig, eval_every: int, lr: float = 5e-4
 ) -> MiNerfTrainerConfig:
-    """A complete trainer config: Adam 5e-4 decaying exponentially to 5e-5 over the run (paper Table 5)."""
+    """A complete trainer config: Adam ``lr`` decaying exponentially to ``lr / 10`` over the run (paper Table 5:
+    5e-4 to 5e-5)."""
     return MiNerfTrainerConfig(
         method_name=method_name,
         steps_per_eval_batch=eval_every,
@@ -41,8 +42,8 @@ def make_trainer_config(
         ),
         optimizers={
             "fields": {
-                "optimizer": AdamOptimizerConfig(lr=5e-4, eps=1e-8),
-                "scheduler": FloatExponentialDecaySchedulerConfig(lr_final=5e-5, max_steps=max_iterations),
+                "optimizer": AdamOptimizerConfig(lr=lr, eps=1e-8),
+                "scheduler": FloatExponentialDecaySchedulerConfig(lr_final=lr / 10, max_steps=max_iterations),
             }
         },
         viewer=ViewerConfig(num_rays_per_chunk=4096, quit_on_train_completion=True),
@@ -70,6 +71,8 @@ SMALL_MODEL = MiNerfModelConfig(
 )
 
 mi_nerf_small_method = MethodSpecification(
-    config=make_trainer_config("mi-nerf-small", SMALL_ITERATIONS, 512, SMALL_MODEL, eval_every=500),
+    # 2e-3 instead of the paper's 5e-4: over a 600-iteration CPU budget it gave +1 dB held-out head PSNR
+    # (17.3 -> 18.3 dB, benchmarks/convergence.py); the paper's rate is tuned for 400k iterations.
+    config=make_trainer_config("mi-nerf-small", SMALL_ITERATIONS, 512, SMALL_MODEL, eval_every=500, lr=2e-3),
     description="MI-NeRF sized for a CPU (fewer rays, samples and width): the demo and the tests use it.",
 )
