@@ -16,8 +16,8 @@ import os
 import time
 
 import torch
-
 import torchmetrics.image.lpip
+
 from minerf_ns.config import mi_nerf_method, mi_nerf_small_method
 from nerfstudio.models.vanilla_nerf import VanillaModelConfig
 

@@ -21,6 +21,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=200)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--near-margin", type=float, default=None, help="override the dataparser's near margin")
     parser.add_argument("--set", nargs="*", default=[], help="model config overrides, name=value")
     args = parser.parse_args()
     if args.threads:
@@ -31,6 +32,8 @@ def main() -> None:
     np.random.seed(0)
     config = copy.deepcopy(mi_nerf_small_method.config)
     config.pipeline.datamanager.data = args.data
+    if args.near_margin is not None:
+        config.pipeline.datamanager.dataparser.near_margin = args.near_margin
     for item in args.set:
         name, value = item.split("=")
         setattr(config.pipeline.model, name, type(getattr(config.pipeline.model, name))(value))

@@ -26,8 +26,9 @@ def test_minerf_demo_writes_comparison_video_and_metrics(tmp_path):
     assert np.asarray(Image.open(out / "heldout_comparison.png")).shape == (2 * 192, 3 * 192, 3)
     video = (out / "orbit.mp4").read_bytes()
     assert len(video) > 1000 and video[4:8] == b"ftyp"
-    config = yaml.load((tmp_path / metrics["config"]).read_text(), Loader=yaml.UnsafeLoader)
-    assert config.max_num_iterations == 8 and (tmp_path / metrics["config"]).parent.joinpath("nerfstudio_models").is_dir()
+    config_path = tmp_path / metrics["config"]
+    config = yaml.load(config_path.read_text(), Loader=yaml.UnsafeLoader)
+    assert config.max_num_iterations == 8 and (config_path.parent / "nerfstudio_models").is_dir()
 
 
 def test_minerf_demo_refuses_a_non_empty_folder(tmp_path):
