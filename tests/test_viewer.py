@@ -127,16 +127,24 @@ def wait_for(browser, xpath: str, timeout: float = 120.0):
     return WebDriverWait(browser, timeout).until(expected_conditions.presence_of_element_located((By.XPATH, xpath)))
 
 
-def choose(browser, label: str, option: str) -> None:
-    """Pick ``option`` in the dropdown of row ``label``."""
+def choose(browser, label: str, option: str, attempts: int = 3) -> None:
+    """Pick ``option`` in the dropdown of row ``label``, and wait until the row shows it (a click that lands while
+    the dropdown is still animating open is retried)."""
     from selenium.webdriver.common.by import By
 
-    row_input(browser, label, "Select").click()
-    time.sleep(0.5)
-    options = [e for e in browser.find_elements(By.XPATH, f"//*[@role='option'][normalize-space()='{option}']")
-               if e.is_displayed()]  # fmt: skip
-    assert options, f"no option {option!r} in the {label!r} dropdown"
-    options[0].click()
+    for _ in range(attempts):
+        row_input(browser, label, "Select").click()
+        time.sleep(1.0)
+        options = [e for e in browser.find_elements(By.XPATH, f"//*[@role='option'][normalize-space()='{option}']")
+                   if e.is_displayed()]  # fmt: skip
+        if options:
+            options[0].click()
+        deadline = time.time() + 5.0
+        while time.time() < deadline:
+            if row_input(browser, label, "Select").get_attribute("value") == option:
+                return
+            time.sleep(0.25)
+    raise AssertionError(f"could not choose {option!r} in the {label!r} dropdown")
 
 
 def check_identity_control_changes_render(browser, port: int) -> float:
