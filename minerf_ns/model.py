@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn import Parameter
 
+from minerf_ns.conditioned_render import condition_metadata
 from minerf_ns.field import CONDITION_KEY, MiNerfField
 from minerf_ns.interaction import InteractionName, make_interaction
 from minerf_ns.metrics import ImageMetrics
@@ -270,7 +271,7 @@ class MiNerfModel(Model):
         cam_idx = meta.get("cam_idx")
         valid = cam_idx is not None and 0 <= int(cam_idx) < self.num_train_data
         if valid and not self.viewer_active:
-            return self._condition_tensors(*self.train_frame_condition(int(cam_idx)))
+            return condition_metadata(*self.train_frame_condition(int(cam_idx)))
         if valid and int(cam_idx) != self._viewer_cam_idx:
             self._viewer_cam_idx = int(cam_idx)
             self.show_train_frame_in_viewer(int(cam_idx))
@@ -278,40 +279,36 @@ class MiNerfModel(Model):
         source = self.identity_index(self.viewer_expression_video.value)
         frame = min(int(self.viewer_frame.value), len(self.video_expressions[source]) - 1)
         train_frame = int(self.video_train_frame_idx[source][frame]) if source == identity else -1
-        return self._condition_tensors(self.video_expressions[source][frame], identity, train_frame)
+        return condition_metadata(self.video_expressions[source][frame], identity, train_frame)
 
     @property
     def viewer_active(self) -> bool:
         """True when a viewer has installed this model's controls (ns-viewer, or ns-train with the viewer)."""
         return getattr(self.viewer_identity, "gui_handle", None) is not None
 
+    def train_frame_location(self, k: int) -> Tuple[int, int]:
+        """(identity, frame within its video) of train frame ``k``."""
+        identity = int(self.train_frame_identity[k])
+        return identity, int(torch.nonzero(self.video_train_frame_idx[identity] == k)[0, 0])
+
     def train_frame_condition(self, k: int) -> Tuple[Tensor, int, int]:
         """(expression, identity, train-frame index) of train frame ``k``."""
-        identity = int(self.train_frame_identity[k])
-        local = int(torch.nonzero(self.video_train_frame_idx[identity] == k)[0, 0])
+        identity, local = self.train_frame_location(k)
         return self.video_expressions[identity][local], identity, k
 
     def show_train_frame_in_viewer(self, k: int) -> None:
         """Set the viewer controls to train frame ``k`` (identity, expression video, frame)."""
-        identity = int(self.train_frame_identity[k])
+        identity, local = self.train_frame_location(k)
         name = self.identity_names[identity]
         self.viewer_identity.value = name
         self.viewer_expression_video.value = name
-        self.viewer_frame.value = int(torch.nonzero(self.video_train_frame_idx[identity] == k)[0, 0])
+        self.viewer_frame.value = local
 
     def expression_frame_camera(self) -> Tuple[Tensor, float]:
         """Camera-to-world [3, 4] and vertical FOV (radians) of the viewer's expression video at its frame."""
         source = self.identity_index(self.viewer_expression_video.value)
         poses = self.video_camera_to_worlds[source]
         return poses[min(int(self.viewer_frame.value), len(poses) - 1)], self.video_vertical_fov[source]
-
-    @staticmethod
-    def _condition_tensors(expression: Tensor, identity: int, frame: int) -> Dict[str, Tensor]:
-        return {
-            "expression": expression.reshape(1, -1).float(),
-            "identity_idx": torch.tensor([[identity]], dtype=torch.long),
-            "frame_idx": torch.tensor([[frame]], dtype=torch.long),
-        }
 
     def background_for(self, identity: int, height: int, width: int) -> Tensor:
         """The identity's video background resized to ``height x width``, float [H, W, 3]."""

@@ -193,7 +193,7 @@ def evaluate_held_out(pipeline) -> tuple[Dict[str, Dict[str, float]], np.ndarray
 @torch.no_grad()
 def render_orbits(model, dataset, num_frames: int) -> np.ndarray:
     """[T, H, W * identities, 3] uint8: each identity with its first held-out expression, the camera orbiting."""
-    from minerf_ns.conditioned_render import make_camera, render_rgb
+    from minerf_ns.conditioned_render import condition_metadata, make_camera, render_rgb
     from minerf_ns.orbit import orbit_poses
 
     cameras = dataset.cameras
@@ -205,13 +205,12 @@ def render_orbits(model, dataset, num_frames: int) -> np.ndarray:
         for identity, name in enumerate(model.identity_names):
             idx = int(torch.nonzero(identities == identity)[0, 0])
             height, width = int(cameras.height[idx]), int(cameras.width[idx])
-            expression = cameras.metadata["expression"][idx]
+            condition = condition_metadata(cameras.metadata["expression"][idx], identity)
             images = []
             for pose in orbit_poses(cameras.camera_to_worlds[idx], num_frames):
-                camera = make_camera(
-                    pose, cameras.fx[idx], cameras.fy[idx], cameras.cx[idx], cameras.cy[idx], height, width
-                )
-                rgb = to_uint8(render_rgb(model, camera, expression, identity))
+                intrinsics = (cameras.fx[idx], cameras.fy[idx], cameras.cx[idx], cameras.cy[idx])
+                camera = make_camera(pose, *intrinsics, height, width, metadata=condition)
+                rgb = to_uint8(render_rgb(model, camera))
                 images.append(label(upscale(rgb, display_factor(height)), name))
                 progress.advance(task)
             columns.append(np.stack(images))
