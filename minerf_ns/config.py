@@ -1,8 +1,11 @@
-"""The registered methods: `mi-nerf` (the paper's settings) and `mi-nerf-small` (the same model sized for a CPU)."""
+"""The registered methods: `mi-nerf` (the paper's settings), `mi-nerf-small` (sized for a CPU), `mi-nerf-fast` (tri-planes)."""
 
 from __future__ import annotations
 
+from typing import Any, Dict, Optional
+
 from dataparsers.minerf_dataparser import MiNerfDataParserConfig
+from minerf_ns.fast_model import MiNerfFastModelConfig
 from minerf_ns.datamanager import MiNerfDataManagerConfig
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
 from minerf_ns.model import MiNerfModelConfig
@@ -18,11 +21,26 @@ PAPER_ITERATIONS = 400_000
 SMALL_ITERATIONS = 2_000
 
 
+def adam_group(lr: float, max_iterations: int) -> Dict[str, Any]:
+    """Adam at ``lr`` decaying exponentially to ``lr / 10`` over the run (paper Table 5: 5e-4 to 5e-5)."""
+    return {
+        "optimizer": AdamOptimizerConfig(lr=lr, eps=1e-8),
+        "scheduler": FloatExponentialDecaySchedulerConfig(lr_final=lr / 10, max_steps=max_iterations),
+    }
+
+
 def make_trainer_config(
-    method_name: str, max_iterations: int, rays: int, model: MiNerfModelConfig, eval_every: int, lr: float = 5e-4
+    method_name: str,
+    max_iterations: int,
+    rays: int,
+    model: MiNerfModelConfig,
+    eval_every: int,
+    lr: float = 5e-4,
+    group_lrs: Optional[Dict[str, float]] = None,
 ) -> MiNerfTrainerConfig:
-    """A complete trainer config: Adam ``lr`` decaying exponentially to ``lr / 10`` over the run (paper Table 5:
-    5e-4 to 5e-5)."""
+    """A complete trainer config: one Adam group "fields" at ``lr`` (plus ``group_lrs`` for models with more groups),
+    each decaying exponentially to a tenth over the run."""
+    groups = {"fields": lr, **(group_lrs or {})}
     return MiNerfTrainerConfig(
         method_name=method_name,
         steps_per_eval_batch=eval_every,
@@ -40,12 +58,7 @@ def make_trainer_config(
             ),
             model=model,
         ),
-        optimizers={
-            "fields": {
-                "optimizer": AdamOptimizerConfig(lr=lr, eps=1e-8),
-                "scheduler": FloatExponentialDecaySchedulerConfig(lr_final=lr / 10, max_steps=max_iterations),
-            }
-        },
+        optimizers={name: adam_group(group_lr, max_iterations) for name, group_lr in groups.items()},
         viewer=ViewerConfig(num_rays_per_chunk=4096, quit_on_train_completion=True),
         vis="viewer+tensorboard",
     )
@@ -75,4 +88,19 @@ mi_nerf_small_method = MethodSpecification(
     # (17.3 -> 18.3 dB, benchmarks/convergence.py); the paper's rate is tuned for 400k iterations.
     config=make_trainer_config("mi-nerf-small", SMALL_ITERATIONS, 512, SMALL_MODEL, eval_every=500, lr=2e-3),
     description="MI-NeRF sized for a CPU (fewer rays, samples and width): the demo and the tests use it.",
+)
+
+FAST_ITERATIONS = 2_000
+
+mi_nerf_fast_method = MethodSpecification(
+    config=make_trainer_config(
+        "mi-nerf-fast",
+        FAST_ITERATIONS,
+        1024,
+        MiNerfFastModelConfig(eval_num_rays_per_chunk=4096),
+        eval_every=500,
+        lr=2e-3,
+        group_lrs={"grids": 2e-2},
+    ),
+    description="MI-NeRF with a tri-plane field and a proposal pass: the same codes and commands, much faster.",
 )

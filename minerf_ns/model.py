@@ -100,21 +100,7 @@ class MiNerfModel(Model):
         self.interaction = make_interaction(
             self.config.interaction, dim, self.config.interaction_rank, self.config.interaction_degree
         )
-        cond_dim = self.interaction.out_dim + self.config.latent_dim
-        kwargs = dict(
-            condition_dim=cond_dim,
-            num_layers=self.config.num_layers,
-            hidden_dim=self.config.hidden_dim,
-            skip_layer=self.config.skip_layer,
-            color_layers=self.config.color_layers,
-            color_dim=self.config.color_dim,
-            position_frequencies=self.config.position_frequencies,
-            direction_frequencies=self.config.direction_frequencies,
-        )
-        self.field_coarse = MiNerfField(**kwargs)
-        self.field_fine = MiNerfField(**kwargs)
-        self.sampler_uniform = UniformSampler(num_samples=self.config.num_coarse_samples)
-        self.sampler_pdf = PDFSampler(num_samples=self.config.num_importance_samples)
+        self.build_fields(self.interaction.out_dim + self.config.latent_dim)
         self.near, self.far = float(meta["near"]), float(meta["far"])
         if self.config.enable_collider:
             self.collider = NearFarCollider(near_plane=self.near, far_plane=self.far)
@@ -146,6 +132,23 @@ class MiNerfModel(Model):
         self.viewer_go_to_camera = ViewerButton(
             "View from this frame's camera", cb_hook=lambda _: self.viewer_camera.move_all(),
         )  # fmt: skip
+
+    def build_fields(self, condition_dim: int) -> None:
+        """The paper's coarse and fine MLP fields and their samplers (64 uniform + 128 PDF by default)."""
+        kwargs = dict(
+            condition_dim=condition_dim,
+            num_layers=self.config.num_layers,
+            hidden_dim=self.config.hidden_dim,
+            skip_layer=self.config.skip_layer,
+            color_layers=self.config.color_layers,
+            color_dim=self.config.color_dim,
+            position_frequencies=self.config.position_frequencies,
+            direction_frequencies=self.config.direction_frequencies,
+        )
+        self.field_coarse = MiNerfField(**kwargs)
+        self.field_fine = MiNerfField(**kwargs)
+        self.sampler_uniform = UniformSampler(num_samples=self.config.num_coarse_samples)
+        self.sampler_pdf = PDFSampler(num_samples=self.config.num_importance_samples)
 
     # ----------------------------------------------------------------------------------------------- conditioning
     def identity_index(self, name: str) -> int:
@@ -226,6 +229,13 @@ class MiNerfModel(Model):
             metadata={CONDITION_KEY: cond},
         )
         background = meta["bg"] if "bg" in meta else torch.ones_like(ray_bundle.origins)
+        outputs = self.render_rays(bundle, background)
+        outputs["identity_norm"] = id_norm
+        outputs["latent_norm"] = latent_norm
+        return outputs
+
+    def render_rays(self, bundle: RayBundle, background: Tensor) -> Dict[str, Tensor]:
+        """Coarse (uniform) then fine (PDF) samples through their own fields, composited over ``background``."""
         samples_uniform = self.sampler_uniform(bundle)
         coarse = self._render(self.field_coarse, samples_uniform, background)
         pdf_weights = torch.cat([coarse["weights"][:, :-1], torch.zeros_like(coarse["weights"][:, -1:])], dim=1)
@@ -241,8 +251,6 @@ class MiNerfModel(Model):
             "accumulation_fine": fine["accumulation"],
             "depth_coarse": coarse["depth"],
             "depth_fine": fine["depth"],
-            "identity_norm": id_norm,
-            "latent_norm": latent_norm,
         }
 
     def get_loss_dict(self, outputs, batch, metrics_dict=None) -> Dict[str, Tensor]:
