@@ -13,9 +13,9 @@ class DatasetError(SystemExit):
     on stderr and exit status 1, never a traceback. Tests catch it like any exception.
     """
 
-    def __init__(self, path: Union[Path, str], problem: str, fix: str) -> None:
+    def __init__(self, path: Union[Path, str], problem: str, fix: str, tool: str = "mi-nerf-data") -> None:
         self.path = Path(path)
-        self.message = f"mi-nerf-data: {path}: {problem}. Fix: {fix}"
+        self.message = f"{tool}: {path}: {problem}. Fix: {fix}"
         super().__init__(self.message)
 
     def __str__(self) -> str:

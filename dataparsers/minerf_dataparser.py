@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from dataparsers.dataset_error import DatasetError
 from dataparsers.dataset_scan import read_dataset
 from dataparsers.video_record import VideoRecord
 from nerfstudio.cameras.cameras import Cameras, CameraType
@@ -39,6 +40,8 @@ class MiNerfDataParserConfig(DataParserConfig):
     """Half-size of the scene box around the head at the origin (scene units)."""
     default_background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     """Background colour of videos without a background image."""
+    identities: tuple[str, ...] = ()
+    """Use only these videos (identity names); empty: every video of the root."""
 
 
 @dataclass
@@ -55,7 +58,15 @@ class MiNerfDataParser(DataParser):
     def videos(self) -> List[VideoRecord]:
         """The checked videos in identity-index order (read once)."""
         if self._videos is None:
-            self._videos = read_dataset(self.config.data)
+            videos = read_dataset(self.config.data)
+            if self.config.identities:
+                known = [v.name for v in videos]
+                unknown = [n for n in self.config.identities if n not in known]
+                if unknown:
+                    raise DatasetError(self.config.data, f"no video named {', '.join(unknown)}",
+                                       f"choose --identities among {', '.join(known)}")  # fmt: skip
+                videos = [v for v in videos if v.name in self.config.identities]
+            self._videos = videos
         return self._videos
 
     def _generate_dataparser_outputs(self, split: str = "train", **kwargs) -> DataparserOutputs:

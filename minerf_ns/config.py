@@ -1,12 +1,13 @@
-"""The registered methods: `mi-nerf` (the paper's settings), `mi-nerf-small` (sized for a CPU), `mi-nerf-fast` (tri-planes)."""
+"""The registered methods: `mi-nerf` (the paper's settings), `mi-nerf-small` (sized for a CPU) and `mi-nerf-fast`
+(tri-planes)."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
 from dataparsers.minerf_dataparser import MiNerfDataParserConfig
-from minerf_ns.fast_model import MiNerfFastModelConfig
 from minerf_ns.datamanager import MiNerfDataManagerConfig
+from minerf_ns.fast_model import MiNerfFastModelConfig
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
 from minerf_ns.model import MiNerfModelConfig
 from minerf_ns.scheduler import FloatExponentialDecaySchedulerConfig
@@ -38,9 +39,9 @@ def make_trainer_config(
     lr: float = 5e-4,
     group_lrs: Optional[Dict[str, float]] = None,
 ) -> MiNerfTrainerConfig:
-    """A complete trainer config: one Adam group "fields" at ``lr`` (plus ``group_lrs`` for models with more groups),
-    each decaying exponentially to a tenth over the run."""
-    groups = {"fields": lr, **(group_lrs or {})}
+    """A complete trainer config: Adam groups "fields" and "codes" at ``lr`` (``group_lrs`` overrides them or adds the
+    groups of other models), each decaying exponentially to a tenth over the run."""
+    groups = {"fields": lr, "codes": lr, **(group_lrs or {})}
     return MiNerfTrainerConfig(
         method_name=method_name,
         steps_per_eval_batch=eval_every,

@@ -21,7 +21,6 @@ from nerfstudio.field_components.activations import trunc_exp
 from nerfstudio.field_components.field_heads import FieldHeadNames
 from nerfstudio.fields.base_field import Field
 
-
 MAX_LOG_DENSITY = 15.0
 """Cap of the raw density output: exp(14) ~ 1e6 is opaque over any interval of a head-sized scene."""
 

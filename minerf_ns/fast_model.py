@@ -68,11 +68,11 @@ class MiNerfFastModel(MiNerfModel):
         self.sampler_pdf = PDFSampler(num_samples=self.config.num_samples, include_original=True)
 
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
-        grids = [p for n, p in self.named_parameters() if n.startswith("field.grid.")]
-        others = [
-            p for n, p in self.named_parameters() if not n.startswith("field.grid.") and n != "device_indicator_param"
-        ]
-        return {"fields": others, "grids": grids}
+        """As `mi-nerf`'s, with the tri-planes in their own group "grids" (a higher learning rate)."""
+        groups = super().get_param_groups()
+        grids = {id(p) for p in self.field.grid.parameters()}
+        return {**groups, "fields": [p for p in groups["fields"] if id(p) not in grids],
+                "grids": list(self.field.grid.parameters())}  # fmt: skip
 
     def render_rays(self, bundle: RayBundle, background: Tensor) -> Dict[str, Tensor]:
         samples = self.sampler_uniform(bundle)

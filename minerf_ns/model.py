@@ -33,6 +33,8 @@ from nerfstudio.models.base_model import Model, ModelConfig
 from nerfstudio.utils import colormaps
 from nerfstudio.viewer.viewer_elements import ViewerButton, ViewerCheckbox, ViewerDropdown, ViewerSlider
 
+CODE_MODULES = ("identity_codes", "latent_codes")
+"""Modules holding per-identity and per-frame codes (their own optimizer group: personalization trains them faster)."""
 BACKGROUND_DENSITY = 1e10
 """Density given to the last sample of a ray so that it is opaque (alpha = 1) and shows the background pixel."""
 
@@ -76,6 +78,8 @@ class MiNerfModelConfig(ModelConfig):
     """Latent code of frames not trained on (val/test, viewer, novel renders): the video's mean latent, or zero."""
     enable_collider: bool = True
     """Clip rays to the dataset's near/far planes."""
+    freeze_interaction: bool = False
+    """Keep the interaction module's weights fixed (personalization, paper sec. 3.4)."""
 
 
 class MiNerfModel(Model):
@@ -100,6 +104,7 @@ class MiNerfModel(Model):
         self.interaction = make_interaction(
             self.config.interaction, dim, self.config.interaction_rank, self.config.interaction_degree
         )
+        self.interaction.requires_grad_(not self.config.freeze_interaction)
         self.build_fields(self.interaction.out_dim + self.config.latent_dim)
         self.near, self.far = float(meta["near"]), float(meta["far"])
         if self.config.enable_collider:
@@ -195,7 +200,12 @@ class MiNerfModel(Model):
 
     # ------------------------------------------------------------------------------------------------- rendering
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
-        return {"fields": [p for n, p in self.named_parameters() if n != "device_indicator_param"]}
+        """ "codes": identity and latent codes; "fields": everything else (interaction module, fields)."""
+        named = [(n, p) for n, p in self.named_parameters() if n != "device_indicator_param"]
+        return {
+            "codes": [p for n, p in named if n.split(".")[0] in CODE_MODULES],
+            "fields": [p for n, p in named if n.split(".")[0] not in CODE_MODULES],
+        }
 
     def _render(self, field_module: MiNerfField, ray_samples: RaySamples, background: Tensor) -> Dict[str, Tensor]:
         density, embedding = field_module.get_density(ray_samples)

@@ -24,7 +24,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
-def train(data: Path, out: Path, *extra: str, iterations: int = 4) -> Path:
+def train(data: Path, out: Path, *extra: str, iterations: int = 4, method: str = "mi-nerf-small") -> Path:
     """Run ns-train and return the run folder (holding config.yml and nerfstudio_models/)."""
     save_every = str(max(2, iterations // 2))
     args = [
@@ -37,7 +37,7 @@ def train(data: Path, out: Path, *extra: str, iterations: int = 4) -> Path:
         "--max-num-iterations",
         str(iterations),
     ]
-    run("ns-train", "mi-nerf-small", *args, "--steps-per-save", save_every, *FAST, *extra, cwd=out.parent)
+    run("ns-train", method, *args, "--steps-per-save", save_every, *FAST, *extra, cwd=out.parent)
     configs = sorted(out.rglob("config.yml"), key=lambda p: p.stat().st_mtime)
     assert configs, f"ns-train wrote no config.yml under {out}"
     return configs[-1].parent

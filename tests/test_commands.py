@@ -105,3 +105,20 @@ def test_ns_render_dataset_test_split(trained, tmp_path):
     renders, truths = read_frames(out / "test" / "rgb"), read_frames(out / "test" / "gt-rgb")
     assert len(renders) == len(truths) == 2 * 3  # 3 held-out frames per video
     assert renders[0].shape == truths[0].shape == (48, 48, 3)
+
+
+def test_fast_variant_trains_evaluates_and_renders_with_the_same_commands(train_dataset, tmp_path):
+    fast = ["--pipeline.model.num-proposal-samples", "8", "--pipeline.model.num-samples", "8"]
+    run_dir = train(train_dataset, tmp_path / "outputs", *fast, iterations=4, method="mi-nerf-fast")
+    step, state = checkpoint(run_dir)
+    assert step == 3 and (run_dir / "config.yml").read_text().count("mi-nerf-fast") >= 1
+    assert state["_model.identity_codes.weight"].shape == (2, EXPRESSION_DIM)
+    assert [tuple(state[f"_model.field.grid.planes.{k}"].shape) for k in range(3)] == [
+        (3, 8, 32, 32), (3, 8, 64, 64), (3, 8, 128, 128)
+    ]  # fmt: skip
+    out = tmp_path / "eval.json"
+    run("ns-eval", "--load-config", str(run_dir / "config.yml"), "--output-path", str(out), cwd=tmp_path)
+    results = json.loads(out.read_text())["results"]
+    assert all(np.isfinite(results[k]) for k in ("psnr", "ssim", "head_psnr", "head_ssim"))
+    frames = _render(run_dir, tmp_path, "spiral", TRAIN_FRAMES // 2, "--seconds", "1", "--frame-rate", "2")
+    assert len(frames) == 2

@@ -20,6 +20,7 @@ def test_minerf_demo_writes_comparison_video_and_metrics(tmp_path):
     assert "held-out PSNR:" in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert sorted(metrics["identities"]) == ["ada", "ben"] and metrics["iterations"] == 8
+    assert metrics["method"] == "mi-nerf-fast"  # the default
     for values in metrics["identities"].values():
         assert 3.0 < values["psnr"] < 60.0 and 0.0 < values["ssim"] <= 1.0 and np.isfinite(values["head_psnr"])
     # One row per identity of (truth, render, error), each enlarged to 192 px.

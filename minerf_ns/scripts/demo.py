@@ -12,7 +12,6 @@ import json
 import random
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Literal
@@ -21,9 +20,12 @@ import numpy as np
 import torch
 import tyro
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from minerf_ns.scripts.loading import quiet_warnings
+from minerf_ns.scripts.media import display_factor, label, to_uint8, upscale, write_png, write_video
+from minerf_ns.scripts.training import train_with_progress
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
 
 CONSOLE = Console()
@@ -119,53 +121,10 @@ class DemoCommand:
         config.machine.device_type = device
         config.machine.seed = self.seed
         config.set_timestamp()
-        config.save_config()
         random.seed(self.seed)
         np.random.seed(self.seed)
         torch.manual_seed(self.seed)
-        trainer = config.setup(local_rank=0, world_size=1)
-        trainer.setup()
-        with Progress(
-            TextColumn(f"[bold]2/4[/bold] training {self.method}"), BarColumn(),
-            TextColumn("{task.completed}/{task.total}"), TextColumn("loss {task.fields[loss]:.4f}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=CONSOLE,
-        ) as progress:  # fmt: skip
-            task = progress.add_task("train", total=self.iterations, loss=float("nan"))
-            step_once = trainer.train_iteration
-
-            def train_iteration(step: int):
-                loss, loss_dict, metrics_dict = step_once(step)
-                progress.update(task, advance=1, loss=float(loss.detach()))
-                return loss, loss_dict, metrics_dict
-
-            trainer.train_iteration = train_iteration
-            trainer.train()
-        return trainer
-
-
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """[H, W, 3] float in [0, 1] -> uint8."""
-    return (image.clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-
-
-def upscale(image: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour enlargement, so small renders are visible."""
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
-
-
-def label(image: np.ndarray, text: str) -> np.ndarray:
-    """``image`` with ``text`` written in its top-left corner."""
-    import cv2
-
-    out = np.ascontiguousarray(image.copy())
-    cv2.putText(out, text, (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 2, cv2.LINE_AA)
-    cv2.putText(out, text, (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
-    return out
-
-
-def display_factor(size: int) -> int:
-    """Enlargement that brings a frame to at least 192 px."""
-    return max(1, int(np.ceil(192 / size)))
+        return train_with_progress(config, f"[bold]2/4[/bold] training {self.method}", CONSOLE)
 
 
 @torch.no_grad()
@@ -222,29 +181,6 @@ def render_orbits(model, dataset, num_frames: int) -> np.ndarray:
     return np.concatenate(columns, axis=2)
 
 
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Write an RGB uint8 image."""
-    from PIL import Image
-
-    Image.fromarray(image).save(path)
-
-
-def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
-    """Write an H.264 mp4 with the ffmpeg that imageio-ffmpeg ships (no system ffmpeg needed)."""
-    import imageio_ffmpeg
-
-    height, width = frames.shape[1:3]
-    frames = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-    writer = imageio_ffmpeg.write_frames(
-        str(path), (frames.shape[2], frames.shape[1]), fps=fps, codec="libx264", pix_fmt_out="yuv420p", quality=8,
-        macro_block_size=1,
-    )  # fmt: skip
-    writer.send(None)
-    for frame in frames:
-        writer.send(np.ascontiguousarray(frame))
-    writer.close()
-
-
 def print_summary(summary: dict, out: Path) -> None:
     """The per-identity table and what to run next."""
     table = Table(title=f"held-out frames after {summary['iterations']} iterations")
@@ -261,10 +197,7 @@ def print_summary(summary: dict, out: Path) -> None:
 
 def entrypoint() -> None:
     """Console entry point."""
-    warnings.filterwarnings("ignore", message=".*non-tuple sequence for multidimensional indexing.*")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=".*worker processes in total.*")
-    warnings.filterwarnings("ignore", message=".*Converting a tensor with requires_grad=True.*")
+    quiet_warnings()
     tyro.cli(DemoCommand).main()
 
 

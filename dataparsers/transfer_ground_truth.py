@@ -1,0 +1,59 @@
+"""Read the exact transfer ground truth that `minerf-synth` writes: identity A making video B's expression k under
+A's pose k (``_ground_truth/transfer/<A>/<B>/<k>.jpg``), and A's own frames (``<A>/head_imgs/<k>.jpg``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List
+
+import numpy as np
+from PIL import Image
+
+from dataparsers.dataset_error import DatasetError
+from minerf_ns.synthetic.dataset_writer import GROUND_TRUTH_DIR
+
+
+class TransferGroundTruth:
+    """The transfer ground truth of a synthetic dataset root.
+
+    Args:
+        root: a `minerf-synth` dataset (with ``_ground_truth/meta.json``).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        meta_path = self.root / GROUND_TRUTH_DIR / "meta.json"
+        if not meta_path.is_file():
+            raise DatasetError(meta_path, "no ground truth (not a minerf-synth dataset)",
+                               "evaluate on a dataset written by minerf-synth", tool="minerf-eval")  # fmt: skip
+        self.meta = json.loads(meta_path.read_text())
+        self.names: List[str] = [entry["name"] for entry in self.meta["identities"]]
+        self.num_frames = int(self.meta["settings"]["num_frames"])
+        self.num_train_frames = int(self.meta["num_train_frames"])
+
+    def held_out_frames(self) -> List[int]:
+        """Frame numbers held out of training (the last 10% of every video)."""
+        return list(range(self.num_train_frames, self.num_frames))
+
+    def expressions(self, name: str) -> np.ndarray:
+        """Video ``name``'s expressions [T, d] (float32)."""
+        return np.asarray(self.meta["identities"][self.names.index(name)]["expressions"], dtype=np.float32)
+
+    def image_path(self, target: str, source: str, frame: int) -> Path:
+        """The true image of ``target`` with ``source``'s expression ``frame`` under ``target``'s pose ``frame``."""
+        if target == source:
+            return self.root / target / "head_imgs" / f"{frame}.jpg"
+        return self.root / GROUND_TRUTH_DIR / "transfer" / target / source / f"{frame}.jpg"
+
+    def image(self, target: str, source: str, frame: int) -> np.ndarray:
+        """That image as float32 [H, W, 3] in [0, 1]."""
+        path = self.image_path(target, source, frame)
+        if not path.is_file():
+            raise DatasetError(path, "missing transfer ground truth",
+                               "generate the dataset with minerf-synth --transfer", tool="minerf-eval")  # fmt: skip
+        return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
+
+    def background(self, name: str) -> np.ndarray:
+        """Video ``name``'s background image float32 [H, W, 3]."""
+        return np.asarray(Image.open(self.root / name / "bc.jpg").convert("RGB"), dtype=np.float32) / 255.0

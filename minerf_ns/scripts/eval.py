@@ -1,0 +1,153 @@
+"""``minerf-eval transfer``: expression transfer measured against exact ground truth on a `minerf-synth` dataset.
+
+For every identity A of the model and every video B of the dataset, A is rendered with B's expression k under A's
+pose k and compared with the true image (PSNR/SSIM, LPIPS when its weights exist, on the head box and the whole
+frame); A == B is self-reenactment. Also writes the paper's figures: identity codes in 2-D, singular values of the
+interaction module's matrices, and a grid of identities x driving expressions.
+
+    minerf-eval transfer --load-config outputs/.../config.yml --output-dir transfer-eval
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Literal, Optional
+
+import numpy as np
+import torch
+import tyro
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from minerf_ns.scripts.loading import fail, load_run, quiet_warnings, refuse_existing
+from minerf_ns.scripts.media import display_factor, label, upscale, write_png
+
+CONSOLE = Console()
+TOOL = "minerf-eval transfer"
+METRIC_KEYS = ("head_psnr", "head_ssim", "psnr", "ssim")
+
+
+@dataclass
+class EvalTransfer:
+    """Measure expression transfer and self-reenactment of a trained MI-NeRF against synthetic ground truth."""
+
+    load_config: Path
+    """The run's config.yml (written by ns-train)."""
+    output_dir: Path = Path("transfer-eval")
+    """Where transfer.json and the figures go."""
+    data: Optional[Path] = None
+    """The `minerf-synth` dataset with its ground truth (default: the run's training data)."""
+    frames: Literal["held-out", "all"] = "held-out"
+    """Which frame numbers k to evaluate: the held-out ones (the last 10%) or every frame."""
+    figures: bool = True
+    """Also write identity_codes.png, singular_values.png and transfer_grid.png."""
+    overwrite: bool = False
+    """Replace an existing output folder's files."""
+
+    def main(self) -> None:
+        from dataparsers.head_dataset import box_from_mask, box_image
+        from dataparsers.transfer_ground_truth import TransferGroundTruth
+        from minerf_ns.transfer import render_transfer
+
+        refuse_existing(self.output_dir, TOOL, self.overwrite)
+        config, pipeline, step = load_run(self.load_config, TOOL, test_mode="inference")
+        model = pipeline.model
+        truth = TransferGroundTruth(self.data or config.pipeline.datamanager.data)
+        missing = [n for n in model.identity_names if n not in truth.names]
+        if missing:
+            fail(TOOL, f"{truth.root}: no ground truth for the model's identities {missing}. "
+                 "Fix: pass the minerf-synth dataset the model was trained on (--data)")  # fmt: skip
+        cameras = pipeline.datamanager.train_dataparser_outputs.cameras
+        frames = truth.held_out_frames() if self.frames == "held-out" else list(range(truth.num_frames))
+        names = model.identity_names  # targets; the drivers are every video of the dataset, seen by the model or not
+        scores: Dict[str, Dict[str, Dict[str, List[float]]]] = {a: {b: {} for b in truth.names} for a in names}
+        with Progress(TextColumn("transfer"), BarColumn(), TextColumn("{task.completed}/{task.total} renders"),
+                      TimeRemainingColumn(), console=CONSOLE) as progress:  # fmt: skip
+            task = progress.add_task("transfer", total=len(names) * len(truth.names) * len(frames))
+            for a, target in enumerate(names):
+                background = truth.background(target)
+                for source in truth.names:
+                    expressions = torch.from_numpy(truth.expressions(source)[frames])
+                    poses = model.video_camera_to_worlds[a][frames]
+                    renders = render_transfer(model, cameras, a, expressions, poses, lambda: progress.advance(task))
+                    for k, render in zip(frames, renders):
+                        image = truth.image(target, source, k)
+                        box = box_image(box_from_mask(np.abs(image - background).max(-1) > 0.1), *image.shape[:2])
+                        metrics = model.metrics.image_metrics(
+                            torch.from_numpy(render).float() / 255.0, torch.from_numpy(image), box
+                        )
+                        for key, value in metrics.items():
+                            scores[target][source].setdefault(key, []).append(float(value))
+        pairs = {a: {b: {k: float(np.mean(v)) for k, v in row[b].items()} for b in row} for a, row in scores.items()}
+        summary = {
+            "config": str(self.load_config),
+            "method": config.method_name,
+            "interaction": model.config.interaction,
+            "step": int(step),
+            "frames": self.frames,
+            "transfer": mean_over(pairs, same=False),
+            "self_reenactment": mean_over(pairs, same=True),
+            "pairs": pairs,
+        }
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        (self.output_dir / "transfer.json").write_text(json.dumps(summary, indent=2))
+        print_table(summary)
+        if self.figures:
+            self.write_figures(model, cameras, truth)
+        CONSOLE.print(f"wrote {self.output_dir / 'transfer.json'}")
+
+    def write_figures(self, model, cameras, truth) -> None:
+        """identity_codes.png, singular_values.png, transfer_grid.png."""
+        from minerf_ns.figures import plot_identity_codes, plot_singular_values
+        from minerf_ns.transfer import render_transfer
+
+        names = model.identity_names
+        plot_identity_codes(model.identity_codes.weight.detach().cpu().numpy(), names,
+                            self.output_dir / "identity_codes.png")  # fmt: skip
+        matrices = {n: p.detach().cpu().numpy() for n, p in model.interaction.named_parameters() if p.ndim == 2}
+        if matrices:
+            plot_singular_values(matrices, self.output_dir / "singular_values.png")
+        # Rows: identities; columns: each video's first held-out expression; the identity's first pose.
+        k = truth.held_out_frames()[0]
+        drivers = torch.from_numpy(np.stack([truth.expressions(n)[k] for n in truth.names]))
+        rows = []
+        for a, target in enumerate(names):
+            poses = model.video_camera_to_worlds[a][:1].expand(len(drivers), 3, 4)
+            renders = render_transfer(model, cameras, a, drivers, poses)
+            factor = display_factor(renders.shape[1])
+            tiles = [label(upscale(r, factor), f"{target} <- {n}") for r, n in zip(renders, truth.names)]
+            rows.append(np.concatenate(tiles, axis=1))
+        write_png(self.output_dir / "transfer_grid.png", np.concatenate(rows, axis=0))
+
+
+def mean_over(pairs: Dict[str, Dict[str, Dict[str, float]]], same: bool) -> Dict[str, float]:
+    """Metrics averaged over the ordered pairs with target == source (``same``) or target != source."""
+    chosen = [m for a, row in pairs.items() for b, m in row.items() if (a == b) == same]
+    if not chosen:
+        return {}
+    return {key: float(np.mean([m[key] for m in chosen])) for key in chosen[0]}
+
+
+def print_table(summary: dict) -> None:
+    """Transfer and self-reenactment scores."""
+    table = Table(title=f"{summary['method']} ({summary['interaction']}), step {summary['step']}")
+    table.add_column("")
+    for key in METRIC_KEYS:
+        table.add_column(key, justify="right")
+    for row in ("transfer", "self_reenactment"):
+        values = summary[row]
+        table.add_row(row, *(f"{values[k]:.3f}" if k in values else "-" for k in METRIC_KEYS))
+    CONSOLE.print(table)
+
+
+def entrypoint() -> None:
+    """Console entry point."""
+    quiet_warnings()
+    tyro.extras.subcommand_cli_from_dict({"transfer": EvalTransfer}).main()
+
+
+if __name__ == "__main__":
+    entrypoint()

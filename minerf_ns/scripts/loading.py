@@ -1,0 +1,41 @@
+"""Load a trained MI-NeRF run (``config.yml`` + newest checkpoint) for the minerf-* commands, with one-line errors."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import NoReturn, Tuple
+
+
+def fail(tool: str, message: str) -> NoReturn:
+    """Stop with ``tool: message`` on stderr and exit status 1 (no traceback)."""
+    sys.exit(f"{tool}: {message}")
+
+
+def quiet_warnings() -> None:
+    """Silence the warnings nerfstudio and torch print on every call (indexing, AMP, worker counts)."""
+    warnings.filterwarnings("ignore", message=".*non-tuple sequence for multidimensional indexing.*")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*worker processes in total.*")
+    warnings.filterwarnings("ignore", message=".*Converting a tensor with requires_grad=True.*")
+
+
+def load_run(config_path: Path, tool: str, test_mode: str = "test") -> Tuple[object, object, int]:
+    """(trainer config, pipeline in eval mode, step) of the run whose ``config.yml`` is ``config_path``."""
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    if not config_path.is_file():
+        fail(tool, f"{config_path}: no such config. Fix: pass the config.yml that ns-train wrote (outputs/...)")
+    config, pipeline, _, step = eval_setup(config_path, test_mode=test_mode)
+    if not hasattr(pipeline.model, "identity_names"):
+        fail(tool, f"{config_path}: not an MI-NeRF run ({config.method_name}). Fix: pass a mi-nerf* run's config.yml")
+    pipeline.eval()
+    return config, pipeline, step
+
+
+def refuse_existing(path: Path, tool: str, overwrite: bool) -> None:
+    """Stop when ``path`` exists (a non-empty folder or a file) and ``overwrite`` is off: nothing is touched."""
+    used = path.is_file() or (path.is_dir() and any(path.iterdir()))
+    if used and not overwrite:
+        fail(tool, f"{path} already exists; pass another output path or --overwrite (nothing written)")
