@@ -15,6 +15,18 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+GROUPS = {
+    "mi-nerf-fast": ("fields", "codes", "grids"),
+    "mi-nerf-small": ("fields", "codes"),
+    "mi-nerf": ("fields", "codes"),
+}
+
+
+def checked(command: list) -> None:
+    """Run a command; on failure print its stderr's end and stop."""
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(command[:2])} failed:\n{proc.stderr[-3000:]}")
 
 
 def main() -> None:
@@ -30,15 +42,17 @@ def main() -> None:
     for interaction in args.interactions:
         run_root = args.out / interaction
         start = time.perf_counter()
-        subprocess.run([str(BIN / "ns-train"), args.method, "--data", str(args.data), "--output-dir", str(run_root),
-                        "--max-num-iterations", str(args.iterations), "--pipeline.model.interaction", interaction,
-                        "--vis", "tensorboard", "--logging.local-writer.enable", "False",
-                        "--machine.device-type", "cpu"], check=True, capture_output=True)  # fmt: skip
+        schedules = [arg for group in GROUPS[args.method]
+                     for arg in (f"--optimizers.{group}.scheduler.max-steps", str(args.iterations))]  # fmt: skip
+        checked([str(BIN / "ns-train"), args.method, "--data", str(args.data), "--output-dir", str(run_root),
+                 "--max-num-iterations", str(args.iterations), "--pipeline.model.interaction", interaction,
+                 "--vis", "tensorboard", "--logging.local-writer.enable", "False",
+                 "--machine.device-type", "cpu", *schedules])  # fmt: skip
         seconds = time.perf_counter() - start
         config = sorted(run_root.rglob("config.yml"))[-1]
         eval_dir = args.out / f"eval-{interaction}"
-        subprocess.run([str(BIN / "minerf-eval"), "transfer", "--load-config", str(config), "--output-dir",
-                        str(eval_dir), "--overwrite"], check=True, capture_output=True)  # fmt: skip
+        checked([str(BIN / "minerf-eval"), "transfer", "--load-config", str(config), "--output-dir", str(eval_dir),
+                 "--overwrite"])  # fmt: skip
         result = json.loads((eval_dir / "transfer.json").read_text())
         rows.append((interaction, seconds, result))
         t, s = result["transfer"], result["self_reenactment"]

@@ -93,9 +93,11 @@ class MiNerfFastModel(MiNerfModel):
 
     def get_loss_dict(self, outputs, batch, metrics_dict=None) -> Dict[str, Tensor]:
         image = batch["image"][..., :3].to(outputs["rgb"].device)
-        return {
+        losses = {
             "rgb_loss": F.mse_loss(outputs["rgb"], image),
-            "plane_tv": self.config.plane_tv_mult * outputs["plane_tv"],
             "latent_reg": self.config.latent_reg_mult * outputs["latent_norm"].mean(),
             "identity_reg": self.config.identity_reg_mult * outputs["identity_norm"].mean(),
         }
+        if "plane_tv" in outputs:  # training outputs only (ns-train's eval-batch step calls this in eval mode)
+            losses["plane_tv"] = self.config.plane_tv_mult * outputs["plane_tv"]
+        return losses

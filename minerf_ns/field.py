@@ -18,6 +18,8 @@ from nerfstudio.cameras.rays import RaySamples
 from nerfstudio.field_components.field_heads import FieldHeadNames
 from nerfstudio.fields.base_field import Field
 
+DENSITY_BIAS_INIT = 0.1
+"""Initial bias of the density head (see MiNerfField.__init__)."""
 CONDITION_KEY = "condition"
 """Key of the per-ray condition [M(e, i), l] in ``RaySamples.metadata``."""
 
@@ -58,6 +60,11 @@ class MiNerfField(Field):
             layers.append(nn.Linear(n_in, hidden_dim))
         self.trunk = nn.ModuleList(layers)
         self.density_head = nn.Linear(hidden_dim, 1)
+        # With ReLU density and PyTorch's default init, whole fields start at density 0 on every ray (measured: the
+        # fine field of 4 of 5 seeds), where ReLU passes no gradient and the field never learns. A small positive bias
+        # starts every field slightly translucent (mean accumulation 0.02-0.09) so gradients flow; the paper leaves
+        # the init unstated.
+        nn.init.constant_(self.density_head.bias, DENSITY_BIAS_INIT)
         self.feature = nn.Linear(hidden_dim, hidden_dim)
         color = [nn.Linear(hidden_dim + self.direction_encoding.out_dim, color_dim), nn.ReLU()]
         for _ in range(color_layers - 1):

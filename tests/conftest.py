@@ -39,3 +39,12 @@ def trained(train_dataset, tmp_path_factory) -> Path:
     """The run folder of a 60-iteration `ns-train mi-nerf-small` on ``train_dataset`` (config.yml, checkpoints): enough
     for the density to clear around the head, so each identity's background shows."""
     return train(train_dataset, tmp_path_factory.mktemp("runs") / "outputs", iterations=60)
+
+
+@pytest.fixture(scope="session")
+def trained_two_of_three(synth_dataset, tmp_path_factory) -> Path:
+    """A 30-iteration `ns-train mi-nerf-fast` on ada and ben of ``synth_dataset`` (cleo stays a new person)."""
+    fast = ["--pipeline.model.num-proposal-samples", "8", "--pipeline.model.num-samples", "12",
+            "mi-nerf-data", "--identities", "ada", "ben"]  # fmt: skip (dataparser options follow its subcommand)
+    out = tmp_path_factory.mktemp("fast-runs") / "outputs"
+    return train(synth_dataset[0], out, *fast, iterations=30, method="mi-nerf-fast")

@@ -51,6 +51,10 @@ def test_every_parameter_gets_a_gradient_from_get_outputs(train_dataset, method)
     missing = [names[id(p)] for p in params if p.grad is None or not bool(p.grad.abs().sum() > 0)]
     assert not missing, f"no gradient reaches {missing}"
     assert outputs["rgb"].shape == (64, 3) and outputs["depth"].shape == (64, 1)
+    # ns-train's periodic eval-batch step: the loss in eval mode (no training-only outputs).
+    pipeline.eval()
+    _, eval_losses, eval_metrics = pipeline.get_eval_loss_dict(0)
+    assert all(torch.isfinite(v) for v in eval_losses.values()) and "psnr" in eval_metrics
     assert ray_bundle.metadata["bg"].shape == (64, 3) and 0.0 <= float(ray_bundle.metadata["bg"].min())
 
 

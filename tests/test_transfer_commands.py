@@ -1,0 +1,141 @@
+"""Expression transfer, its evaluation against exact ground truth, and personalization, through the real console
+scripts on a tiny `mi-nerf-fast` model trained on 2 of the 3 identities of a synthetic dataset (CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from nerfstudio_cli import BIN, EXPRESSION_DIM, run
+from PIL import Image
+
+FRAMES = 20  # per video of the synth_dataset fixture; 18 train, 2 held out
+
+
+def state(run_dir: Path) -> dict:
+    ckpt = sorted((run_dir / "nerfstudio_models").glob("step-*.ckpt"))[-1]
+    return torch.load(ckpt, map_location="cpu", weights_only=True)["pipeline"]
+
+
+def fails(*args: str, cwd: Path) -> str:
+    """Run a command that must fail cleanly; return its stderr."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    return proc.stderr
+
+
+def png_frames(folder: Path) -> list[np.ndarray]:
+    return [np.asarray(Image.open(p), dtype=np.float32) / 255.0 for p in sorted(folder.glob("*.png"))]
+
+
+def test_render_transfer_writes_video_and_frames_driven_by_another_video(trained_two_of_three, tmp_path):
+    config = str(trained_two_of_three / "config.yml")
+    for source in ("ben", "ada"):
+        run("minerf-render", "transfer", "--load-config", config, "--identity", "ada", "--expressions-from", source,
+            "--pose", "own", "--output-format", "both", "--output-path", str(tmp_path / f"{source}.mp4"),
+            "--max-frames", "4", cwd=tmp_path)  # fmt: skip
+    video = (tmp_path / "ben.mp4").read_bytes()
+    assert len(video) > 1000 and video[4:8] == b"ftyp"
+    driven, own = png_frames(tmp_path / "ben"), png_frames(tmp_path / "ada")
+    assert len(driven) == len(own) == 4 and driven[0].shape == (64, 64, 3)
+    # Same identity, same poses, same latent: only the expressions differ (ben's vs ada's own).
+    assert float(np.abs(driven[1] - own[1]).max()) > 0.0
+
+
+def test_render_transfer_from_an_expression_file_under_an_orbit(trained_two_of_three, tmp_path):
+    expressions = np.zeros((5, EXPRESSION_DIM), dtype=np.float32)
+    expressions[:, 0] = np.linspace(0, 1, 5)
+    np.save(tmp_path / "exp.npy", expressions)
+    torch.save({"exp": torch.from_numpy(expressions[:3])}, tmp_path / "track_params.pt")
+    config = str(trained_two_of_three / "config.yml")
+    run("minerf-render", "transfer", "--load-config", config, "--identity", "ben", "--expressions",
+        str(tmp_path / "exp.npy"), "--pose", "orbit", "--output-format", "images", "--output-path",
+        str(tmp_path / "orbit.mp4"), cwd=tmp_path)  # fmt: skip
+    frames = png_frames(tmp_path / "orbit")
+    assert len(frames) == 5 and float(np.abs(frames[0] - frames[2]).mean()) > 0.005  # the camera moved
+    run("minerf-render", "transfer", "--load-config", config, "--identity", "ben", "--expressions",
+        str(tmp_path / "track_params.pt"), "--pose", "fixed", "--output-format", "images", "--output-path",
+        str(tmp_path / "fixed.mp4"), cwd=tmp_path)  # fmt: skip
+    assert len(png_frames(tmp_path / "fixed")) == 3
+
+
+def test_render_transfer_bad_input_gives_one_line(trained_two_of_three, tmp_path):
+    config = str(trained_two_of_three / "config.yml")
+    base = ["minerf-render", "transfer", "--load-config", config]
+    err = fails(*base, "--identity", "zoe", "--expressions-from", "ben", cwd=tmp_path)
+    assert "unknown identity 'zoe'" in err and "ada, ben" in err
+    np.save(tmp_path / "wrong.npy", np.zeros((4, 7), dtype=np.float32))
+    err = fails(*base, "--identity", "ada", "--expressions", str(tmp_path / "wrong.npy"), cwd=tmp_path)
+    assert "wrong.npy" in err and "7-d but the model takes 53-d" in err
+    np.save(tmp_path / "empty.npy", np.zeros((0, EXPRESSION_DIM), dtype=np.float32))
+    err = fails(*base, "--identity", "ada", "--expressions", str(tmp_path / "empty.npy"), cwd=tmp_path)
+    assert "empty.npy" in err and "non-empty" in err
+    (tmp_path / "mine.mp4").write_bytes(b"keep")
+    err = fails(*base, "--identity", "ada", "--expressions-from", "ben", "--output-path", str(tmp_path / "mine.mp4"),
+                cwd=tmp_path)  # fmt: skip
+    assert "already exists" in err and (tmp_path / "mine.mp4").read_bytes() == b"keep"
+
+
+def test_eval_transfer_scores_every_pair_and_writes_figures(trained_two_of_three, tmp_path):
+    out = tmp_path / "eval"
+    run("minerf-eval", "transfer", "--load-config", str(trained_two_of_three / "config.yml"), "--output-dir",
+        str(out), cwd=tmp_path)  # fmt: skip
+    result = json.loads((out / "transfer.json").read_text())
+    assert sorted(result["pairs"]) == ["ada", "ben"]  # the model's identities
+    assert all(sorted(row) == ["ada", "ben", "cleo"] for row in result["pairs"].values())  # every driving video
+    for summary in (result["transfer"], result["self_reenactment"]):
+        assert 8.0 < summary["head_psnr"] < 40.0 and 0.0 < summary["head_ssim"] <= 1.0
+    assert result["method"] == "mi-nerf-fast" and result["interaction"] == "multiplicative"
+    grid = np.asarray(Image.open(out / "transfer_grid.png"))
+    assert grid.shape == (2 * 192, 3 * 192, 3)  # identities x driving videos, 64 px enlarged x3
+    for name in ("identity_codes.png", "singular_values.png"):
+        assert Image.open(out / name).size[0] > 300
+
+
+def test_personalize_a_seen_identity_keeps_the_interaction_module_frozen(trained_two_of_three, tmp_path):
+    before = state(trained_two_of_three)
+    run("minerf-personalize", "--load-config", str(trained_two_of_three / "config.yml"), "--identities", "ben",
+        "--iterations", "3", "--output-dir", str(tmp_path / "outputs"), cwd=tmp_path)  # fmt: skip
+    run_dir = sorted((tmp_path / "outputs").rglob("config.yml"))[-1].parent
+    after = state(run_dir)
+    assert after["_model.identity_codes.weight"].shape == (1, EXPRESSION_DIM)
+    assert after["_model.latent_codes.weight"].shape == (FRAMES - 2, 32)
+    for key in [k for k in before if k.startswith("_model.interaction.")]:
+        assert torch.equal(before[key], after[key]), key  # frozen
+    moved = (after["_model.identity_codes.weight"][0] - before["_model.identity_codes.weight"][1]).abs().max()
+    assert 0.0 < float(moved) < 0.05  # started from ben's trained code, a few small steps
+    grid = "_model.field.grid.planes.0"
+    assert 0.0 < float((after[grid] - before[grid]).abs().max()) < 1e-3  # network at lr 1e-5
+    run("ns-eval", "--load-config", str(run_dir / "config.yml"), "--output-path", str(tmp_path / "e.json"),
+        cwd=tmp_path)  # fmt: skip
+
+
+def test_personalize_a_new_identity_from_a_short_clip(trained_two_of_three, synth_dataset, tmp_path):
+    before = state(trained_two_of_three)
+    run("minerf-personalize", "--load-config", str(trained_two_of_three / "config.yml"), "--data",
+        str(synth_dataset[0]), "--identities", "cleo", "--iterations", "3", "--output-dir",
+        str(tmp_path / "outputs"), cwd=tmp_path)  # fmt: skip
+    run_dir = sorted((tmp_path / "outputs").rglob("config.yml"))[-1].parent
+    after = state(run_dir)
+    start = before["_model.identity_codes.weight"].mean(dim=0)  # a new identity starts from the mean code
+    assert float((after["_model.identity_codes.weight"][0] - start).abs().max()) < 0.05
+    out = tmp_path / "eval"
+    run("minerf-eval", "transfer", "--load-config", str(run_dir / "config.yml"), "--output-dir", str(out),
+        "--no-figures", cwd=tmp_path)  # fmt: skip
+    assert sorted(json.loads((out / "transfer.json").read_text())["pairs"]) == ["cleo"]
+
+
+@pytest.mark.parametrize("missing", ["config", "identity"])
+def test_personalize_bad_input_gives_one_line(trained_two_of_three, tmp_path, missing):
+    config = str(tmp_path / "nope.yml") if missing == "config" else str(trained_two_of_three / "config.yml")
+    err = fails("minerf-personalize", "--load-config", config, "--identities", "zoe", "--iterations", "1",
+                "--output-dir", str(tmp_path / "outputs"), cwd=tmp_path)  # fmt: skip
+    assert ("nope.yml: no such config" in err) if missing == "config" else ("no video named zoe" in err)
+    assert not (tmp_path / "outputs").exists() or missing == "identity"
