@@ -87,3 +87,27 @@ def test_fast_variant_learns_quickly_with_its_own_optimizers(train_dataset):
     end = held_out_psnr(pipeline)
     print(f"mi-nerf-fast held-out head-box PSNR: {start:.2f} -> {end:.2f} dB")
     assert end > start + 6.0 and end > 19.5  # measured: 12.7 -> 21.4 dB (a NaN from inf * 0 once gave nan here)
+
+
+def test_trainer_skips_an_iteration_with_non_finite_gradients(train_dataset, tmp_path):
+    from minerf_ns.trainer import MiNerfTrainer
+
+    config = make_config(train_dataset, "mi-nerf-fast", rays=64)
+    config.output_dir, config.vis, config.machine.device_type = tmp_path, "tensorboard", "cpu"
+    config.logging.local_writer.enable = False
+    config.set_timestamp()
+    trainer = config.setup(local_rank=0, world_size=1)
+    assert isinstance(trainer, MiNerfTrainer)
+    trainer.setup()
+    trainer.train_iteration(0)
+    before = {n: p.detach().clone() for n, p in trainer.pipeline.model.named_parameters()}
+    field = trainer.pipeline.model.field
+    hook = field.density_decoder[0].weight.register_hook(lambda g: g * float("nan"))
+    trainer.train_iteration(1)  # poisoned: skipped
+    hook.remove()
+    after = dict(trainer.pipeline.model.named_parameters())
+    assert trainer.skipped_iterations == 1
+    assert all(torch.equal(before[n], after[n]) for n in before)  # nothing applied, nothing NaN
+    trainer.train_iteration(2)
+    assert all(torch.isfinite(p).all() for p in trainer.pipeline.model.parameters())
+    assert not torch.equal(before["field.density_decoder.0.weight"], after["field.density_decoder.0.weight"])

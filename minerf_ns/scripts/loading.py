@@ -23,6 +23,8 @@ def quiet_warnings() -> None:
 
 def load_run(config_path: Path, tool: str, test_mode: str = "test") -> Tuple[object, object, int]:
     """(trainer config, pipeline in eval mode, step) of the run whose ``config.yml`` is ``config_path``."""
+    import torch
+
     from nerfstudio.utils.eval_utils import eval_setup
 
     if not config_path.is_file():
@@ -30,6 +32,10 @@ def load_run(config_path: Path, tool: str, test_mode: str = "test") -> Tuple[obj
     config, pipeline, _, step = eval_setup(config_path, test_mode=test_mode)
     if not hasattr(pipeline.model, "identity_names"):
         fail(tool, f"{config_path}: not an MI-NeRF run ({config.method_name}). Fix: pass a mi-nerf* run's config.yml")
+    broken = [n for n, p in pipeline.model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if broken:
+        fix = "retrain (the trainer now skips non-finite steps) or use an earlier checkpoint"
+        fail(tool, f"{config_path}: NaN/inf weights ({broken[0]}, {len(broken)} tensors): the run diverged. Fix: {fix}")
     pipeline.eval()
     return config, pipeline, step
 
