@@ -16,7 +16,7 @@ import os
 import time
 
 import torch
-import torchmetrics.image.lpip
+import torchmetrics.image.lpip  # noqa: F401 (patched below)
 
 from minerf_ns.config import mi_nerf_method, mi_nerf_small_method
 from nerfstudio.models.vanilla_nerf import VanillaModelConfig
