@@ -44,7 +44,8 @@ def trained(train_dataset, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_two_of_three(synth_dataset, tmp_path_factory) -> Path:
     """A 30-iteration `ns-train mi-nerf-fast` on ada and ben of ``synth_dataset`` (cleo stays a new person)."""
+    # Dataparser options follow the dataparser's subcommand name.
     fast = ["--pipeline.model.num-proposal-samples", "8", "--pipeline.model.num-samples", "12",
-            "mi-nerf-data", "--identities", "ada", "ben"]  # fmt: skip (dataparser options follow its subcommand)
+            "mi-nerf-data", "--identities", "ada", "ben"]  # fmt: skip
     out = tmp_path_factory.mktemp("fast-runs") / "outputs"
     return train(synth_dataset[0], out, *fast, iterations=30, method="mi-nerf-fast")
