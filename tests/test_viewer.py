@@ -194,3 +194,12 @@ def test_viewer_during_training_identity_dropdown_changes_the_render(browser, tr
         change = check_identity_control_changes_render(browser, port)
         assert proc.poll() is None, "training stopped while the viewer was in use"
     assert change > 0.01
+
+
+def test_ns_viewer_controls_work_for_the_fast_variant(browser, trained_two_of_three, tmp_path):
+    port = free_port()
+    args = ["ns-viewer", "--load-config", str(trained_two_of_three / "config.yml"), "--viewer.websocket-port",
+            str(port), "--viewer.websocket-host", "127.0.0.1"]  # fmt: skip
+    with serving(args, tmp_path, port):
+        change = check_identity_control_changes_render(browser, port)
+    assert change > 0.01  # the same controls drive mi-nerf-fast's condition
