@@ -18,7 +18,7 @@ import time
 import torch
 import torchmetrics.image.lpip  # noqa: F401 (patched below)
 
-from minerf_ns.config import mi_nerf_method, mi_nerf_small_method
+from minerf_ns.config import METHODS
 from nerfstudio.models.vanilla_nerf import VanillaModelConfig
 
 # vanilla-nerf builds LPIPS in populate_modules, which downloads AlexNet weights (no internet here); training never
@@ -54,9 +54,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--methods", nargs="*", default=["mi-nerf-small", "mi-nerf"])
     args = parser.parse_args()
-    specs = {"mi-nerf": mi_nerf_method, "mi-nerf-small": mi_nerf_small_method}
     for name in args.methods:
-        ours = specs[name].config.pipeline
+        ours = METHODS[name].config.pipeline
         model = ours.model
         vanilla = copy.deepcopy(ours)
         vanilla.model = VanillaModelConfig(

@@ -17,10 +17,8 @@ import time
 import torch
 from conditioning_cost import seconds_per_iteration
 
-from minerf_ns.config import mi_nerf_fast_method, mi_nerf_method, mi_nerf_small_method
+from minerf_ns.config import METHODS
 from nerfstudio.models.vanilla_nerf import VanillaModelConfig
-
-SPECS = {"mi-nerf": mi_nerf_method, "mi-nerf-small": mi_nerf_small_method, "mi-nerf-fast": mi_nerf_fast_method}
 
 
 @torch.no_grad()
@@ -51,7 +49,7 @@ def main() -> None:
     parser.add_argument("--vanilla-render", action="store_true", help="also time vanilla-nerf renders (slow on CPU)")
     args = parser.parse_args()
     for name in args.methods:
-        ours = SPECS[name].config.pipeline
+        ours = METHODS[name].config.pipeline
         model = ours.model
         coarse = getattr(model, "num_proposal_samples", model.num_coarse_samples)
         fine = getattr(model, "num_samples", model.num_importance_samples)

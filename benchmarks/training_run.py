@@ -10,7 +10,7 @@ from typing import Dict, Iterator, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-METHODS = ("mi-nerf-fast", "mi-nerf-small", "mi-nerf")
+from minerf_ns.config import METHODS
 
 
 def method_config(
@@ -27,9 +27,7 @@ def method_config(
     Args:
         overrides: model config fields as ``name=value`` (tuples as Python literals).
     """
-    from minerf_ns import config as methods
-
-    config = copy.deepcopy(getattr(methods, method.replace("-", "_") + "_method").config)
+    config = copy.deepcopy(METHODS[method].config)
     config.pipeline.datamanager.data = data
     if rays:
         config.pipeline.datamanager.train_num_rays_per_batch = rays

@@ -105,3 +105,6 @@ mi_nerf_fast_method = MethodSpecification(
     ),
     description="MI-NeRF with a tri-plane field and a proposal pass: the same codes and commands, much faster.",
 )
+
+METHODS = {"mi-nerf": mi_nerf_method, "mi-nerf-small": mi_nerf_small_method, "mi-nerf-fast": mi_nerf_fast_method}
+"""The registered methods by name (what pyproject.toml's entry points name)."""

@@ -19,7 +19,9 @@ from nerfstudio.utils.rich_utils import CONSOLE
 def gradients_finite(module: torch.nn.Module) -> bool:
     """True when every gradient of ``module`` is finite (parameters without a gradient count as finite)."""
     grads = [p.grad for p in module.parameters() if p.grad is not None]
-    return all(bool(torch.isfinite(g).all()) for g in grads)
+    if not grads:
+        return True
+    return bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())  # one host sync per iteration
 
 
 class MiNerfTrainer(Trainer):

@@ -7,10 +7,10 @@ import copy
 import pytest
 import torch
 
-from minerf_ns.config import mi_nerf_fast_method, mi_nerf_small_method
+from minerf_ns.config import METHODS as REGISTERED
 from nerfstudio.engine.optimizers import Optimizers
 
-METHODS = {"mi-nerf-small": mi_nerf_small_method, "mi-nerf-fast": mi_nerf_fast_method}
+METHODS = {name: REGISTERED[name] for name in ("mi-nerf-small", "mi-nerf-fast")}  # the CPU-sized ones
 
 
 def make_config(data, method: str = "mi-nerf-small", rays: int = 256):

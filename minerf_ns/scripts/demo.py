@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 import sys
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from rich.table import Table
 
 from minerf_ns.scripts.loading import quiet_warnings
 from minerf_ns.scripts.media import display_factor, label, to_uint8, upscale, write_png, write_video
-from minerf_ns.scripts.training import train_with_progress
+from minerf_ns.scripts.training import configure_run, train_with_progress
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
 
 CONSOLE = Console()
@@ -105,25 +104,11 @@ class DemoCommand:
             generate(data, settings, with_transfer=False, progress=lambda n: progress.advance(task, n))
 
     def _train(self, data: Path, device: str):
-        from minerf_ns import config as methods
+        from minerf_ns.config import METHODS
 
-        config = copy.deepcopy(getattr(methods, self.method.replace("-", "_") + "_method").config)
+        config = copy.deepcopy(METHODS[self.method].config)
         config.pipeline.datamanager.data = data
-        config.output_dir = self.out / "outputs"
-        config.experiment_name = "demo"
-        config.max_num_iterations = self.iterations
-        config.steps_per_save = self.iterations
-        config.steps_per_eval_batch = config.steps_per_eval_image = config.steps_per_eval_all_images = 10**9
-        for group in config.optimizers.values():
-            group["scheduler"].max_steps = self.iterations
-        config.vis = "tensorboard"
-        config.logging.local_writer.enable = False
-        config.machine.device_type = device
-        config.machine.seed = self.seed
-        config.set_timestamp()
-        random.seed(self.seed)
-        np.random.seed(self.seed)
-        torch.manual_seed(self.seed)
+        configure_run(config, self.out / "outputs", "demo", self.iterations, device, self.seed)
         return train_with_progress(config, f"[bold]2/4[/bold] training {self.method}", CONSOLE)
 
 

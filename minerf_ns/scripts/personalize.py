@@ -10,18 +10,16 @@ ns-render, ns-viewer, minerf-render and minerf-eval load.
 from __future__ import annotations
 
 import copy
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
-import numpy as np
 import torch
 import tyro
 from rich.console import Console
 
 from minerf_ns.scripts.loading import fail, load_run, quiet_warnings
-from minerf_ns.scripts.training import train_with_progress
+from minerf_ns.scripts.training import configure_run, train_with_progress
 
 CONSOLE = Console()
 TOOL = "minerf-personalize"
@@ -64,23 +62,13 @@ class Personalize:
         new.pipeline.model.freeze_interaction = True
         new.load_dir = None
         new.load_checkpoint = None
-        new.output_dir = self.output_dir
-        new.experiment_name = self.experiment_name or f"{Path(new.pipeline.datamanager.data).name}-personalized"
-        new.max_num_iterations = self.iterations
-        new.steps_per_save = self.iterations
-        new.steps_per_eval_batch = new.steps_per_eval_image = new.steps_per_eval_all_images = 10**9
         for name, group in new.optimizers.items():
             lr = self.code_lr if name == "codes" else self.lr
             group["optimizer"].lr = lr
             group["scheduler"].lr_final = lr / 10
-            group["scheduler"].max_steps = self.iterations
-        new.vis = "tensorboard"
-        new.logging.local_writer.enable = False
-        new.machine.device_type = "cuda" if torch.cuda.is_available() else "cpu"
-        new.set_timestamp()
-        random.seed(self.seed)
-        np.random.seed(self.seed)
-        torch.manual_seed(self.seed)
+        experiment = self.experiment_name or f"{Path(new.pipeline.datamanager.data).name}-personalized"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        configure_run(new, self.output_dir, experiment, self.iterations, device, self.seed)
 
         def start_from_trained(trainer) -> None:
             counts = copy_trained_weights(source_model, trainer.pipeline.model)

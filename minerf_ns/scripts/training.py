@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+def configure_run(config, output_dir: Path, experiment_name: str, iterations: int, device: str, seed: int) -> None:
+    """Set a trainer config up for a scripted run, in place: ``iterations`` with one checkpoint at the end, schedules
+    over the run, no periodic evaluation, TensorBoard only, a fresh timestamp; seed Python, numpy and torch."""
+    config.output_dir = output_dir
+    config.experiment_name = experiment_name
+    config.max_num_iterations = iterations
+    config.steps_per_save = iterations
+    config.steps_per_eval_batch = config.steps_per_eval_image = config.steps_per_eval_all_images = 10**9
+    for group in config.optimizers.values():
+        group["scheduler"].max_steps = iterations
+    config.vis = "tensorboard"
+    config.logging.local_writer.enable = False
+    config.machine.device_type = device
+    config.machine.seed = seed
+    config.set_timestamp()
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def train_with_progress(config, caption: str, console: Console, before_training: Optional[Callable] = None):
