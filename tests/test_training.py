@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from minerf_ns.config import METHODS as REGISTERED
+from minerf_ns.trainer import gradients_finite
 from nerfstudio.engine.optimizers import Optimizers
 
 METHODS = {name: REGISTERED[name] for name in ("mi-nerf-small", "mi-nerf-fast")}  # the CPU-sized ones
@@ -79,13 +80,18 @@ def test_fast_variant_learns_quickly_with_its_own_optimizers(train_dataset):
     pipeline = config.pipeline.setup(device="cpu", test_mode="val")
     optimizers = Optimizers(config.optimizers, pipeline.get_param_groups())
     start = held_out_psnr(pipeline)
+    skipped = 0
     for step in range(100):
         _, loss_dict, _ = pipeline.get_train_loss_dict(step)
         optimizers.zero_grad_all()
         sum(loss_dict.values()).backward()
+        if not gradients_finite(pipeline.model):  # as MiNerfTrainer (ns-train) does
+            skipped += 1
+            continue
         optimizers.optimizer_step_all()
     end = held_out_psnr(pipeline)
-    print(f"mi-nerf-fast held-out head-box PSNR: {start:.2f} -> {end:.2f} dB")
+    print(f"mi-nerf-fast held-out head-box PSNR: {start:.2f} -> {end:.2f} dB ({skipped} non-finite steps skipped)")
+    assert skipped <= 2
     assert end > start + 6.0 and end > 19.5  # measured: 12.7 -> 21.4 dB (a NaN from inf * 0 once gave nan here)
 
 
