@@ -1,0 +1,244 @@
+"""Fit the ICT-FaceKit head to FaceMesh landmarks of one video, batched over frames in torch.
+
+Per video: identity-shape weights and one focal length; per frame: head pose (AD-NeRF Euler angles and a translation
+in metres, camera = OpenGL pinhole with the principal point at the image centre) and the 53 expression weights in
+[0, 1]. The loss is a robust (Huber) landmark reprojection error in units of the face size, with a Gaussian identity
+prior, a small expression prior and temporal smoothness of pose and expressions. A rigid stage (pose, identity,
+focal) runs first, then everything together; expressions are projected back into [0, 1] after every step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+FOCAL_CANDIDATES = (1.0, 1.5, 2.0, 3.0, 4.5, 7.0)
+"""Focal lengths tried (units of image width) before the joint fit picks up from the best."""
+
+
+@dataclass
+class FitSettings:
+    """Weights and schedule of the fit."""
+
+    identity_modes: int = 40
+    """Identity-shape modes fitted (of 60 shipped)."""
+    rigid_steps: int = 150
+    """Adam steps of the rigid stage (pose, identity, focal; expressions held at 0)."""
+    full_steps: int = 350
+    """Adam steps of the joint stage."""
+    focal_search_steps: int = 60
+    """Rigid steps per focal candidate on a subset of frames."""
+    huber_delta: float = 0.01
+    """Residual (fraction of the face size) where the loss turns from quadratic to linear."""
+    depth_weight: float = 0.0
+    """Weight of FaceMesh's relative landmark depth against the head's (0: image positions only)."""
+    identity_prior: float = 2e-6
+    """Weight of ``|identity|^2`` (identity weights are ~N(0, 1))."""
+    expression_prior: float = 2e-4
+    """Weight of ``sum(expressions)`` (an L1 prior: most blendshapes are off most of the time)."""
+    pose_smoothness: float = 1.0
+    """Weight of squared frame-to-frame changes of the rotation (radians) and translation (per face size)."""
+    expression_smoothness: float = 0.02
+    """Weight of squared frame-to-frame changes of the expression weights."""
+    landmark_weights: Optional[np.ndarray] = field(default=None, repr=False)
+    """Per-landmark weights [L] (default: all 1)."""
+
+
+@dataclass
+class FaceFit:
+    """The fitted head of one video."""
+
+    euler: Float[np.ndarray, "N 3"]
+    """Head rotation, radians, AD-NeRF convention (``minerf_ns.head_pose.euler_to_rotation``)."""
+    translation: Float[np.ndarray, "N 3"]
+    """Head translation in metres, camera frame (the head sits at ``R X + t``)."""
+    expressions: Float[np.ndarray, "N E"]
+    identity: Float[np.ndarray, " K"]
+    focal: float
+    """Focal length in pixels."""
+    residual_px: Float[np.ndarray, "N L"]
+    """Per-landmark reprojection error in pixels."""
+
+
+def euler_to_rotation_torch(euler: Float[Tensor, "N 3"]) -> Float[Tensor, "N 3 3"]:
+    """``minerf_ns.head_pose.euler_to_rotation`` in torch (differentiable)."""
+    a, b, c = euler.unbind(-1)
+    one, zero = torch.ones_like(a), torch.zeros_like(a)
+    rot_x = torch.stack([one, zero, zero, zero, a.cos(), -a.sin(), zero, a.sin(), a.cos()], -1)
+    rot_y = torch.stack([b.cos(), zero, b.sin(), zero, one, zero, -b.sin(), zero, b.cos()], -1)
+    rot_z = torch.stack([c.cos(), c.sin(), zero, -c.sin(), c.cos(), zero, zero, zero, one], -1)
+    shape = euler.shape[:-1] + (3, 3)
+    return rot_x.reshape(shape) @ rot_y.reshape(shape) @ rot_z.reshape(shape)
+
+
+def project(
+    points: Float[Tensor, "N L 3"], euler: Tensor, translation: Tensor, focal: Tensor, centre: Tensor
+) -> Float[Tensor, "N L 2"]:
+    """Pixel positions (u right, v down) of head-frame points seen by the OpenGL pinhole camera."""
+    cam = points @ euler_to_rotation_torch(euler).transpose(-1, -2) + translation[:, None]
+    depth = (-cam[..., 2]).clamp_min(1e-3)
+    return torch.stack([centre[0] + focal * cam[..., 0] / depth, centre[1] - focal * cam[..., 1] / depth], -1)
+
+
+class _Problem:
+    """The tensors and loss of one video's fit."""
+
+    def __init__(self, landmarks, width, height, basis, settings: FitSettings) -> None:
+        neutral, id_delta, expr_delta = basis
+        self.settings = settings
+        self.target = torch.as_tensor(landmarks[..., :2], dtype=torch.float32)
+        depth = torch.as_tensor(landmarks[..., 2], dtype=torch.float32)
+        self.target_depth = depth - depth.mean(1, keepdim=True)
+        self.centre = torch.tensor([width / 2.0, height / 2.0])
+        self.log_focal_range = (float(np.log(0.5 * width)), float(np.log(20.0 * width)))
+        self.neutral = torch.as_tensor(neutral, dtype=torch.float32)
+        self.id_delta = torch.as_tensor(id_delta[: settings.identity_modes], dtype=torch.float32)
+        self.expr_delta = torch.as_tensor(expr_delta, dtype=torch.float32)
+        span = self.target.amax(1) - self.target.amin(1)
+        self.face_px = float(span.norm(dim=-1).median())
+        weights = settings.landmark_weights
+        self.weights = torch.ones(self.target.shape[1]) if weights is None else torch.as_tensor(weights).float()
+        self.weights = self.weights / self.weights.mean()
+
+    def init_params(self, focal_px: float, frames: Tensor) -> dict:
+        """Zero rotation, identity and expression; the translation that puts the landmarks' centroid in place."""
+        target = self.target[frames]
+        n = target.shape[0]
+        neutral_px_width = float((self.neutral[:, 0].max() - self.neutral[:, 0].min()))
+        width_px = (target[..., 0].amax(1) - target[..., 0].amin(1)).clamp_min(1.0)
+        depth = focal_px * neutral_px_width / width_px
+        centroid = target.mean(1)
+        mean3d = self.neutral.mean(0)
+        trans = torch.stack(
+            [
+                (centroid[:, 0] - self.centre[0]) * depth / focal_px - mean3d[0],
+                -(centroid[:, 1] - self.centre[1]) * depth / focal_px - mean3d[1],
+                -depth - mean3d[2],
+            ],
+            -1,
+        )
+        return {
+            "euler": torch.zeros(n, 3, requires_grad=True),
+            "translation": trans.requires_grad_(True),
+            "expressions": torch.zeros(n, self.expr_delta.shape[0], requires_grad=True),
+            "identity": torch.zeros(self.id_delta.shape[0], requires_grad=True),
+            "log_focal": torch.tensor(float(np.log(focal_px)), requires_grad=True),
+            "log_depth_scale": torch.zeros((), requires_grad=True),
+        }
+
+    def points(self, params: dict) -> Tensor:
+        """Landmark positions of every frame's head [N, L, 3]."""
+        shape = self.neutral + torch.einsum("k,klc->lc", params["identity"], self.id_delta)
+        return shape[None] + torch.einsum("ne,elc->nlc", params["expressions"], self.expr_delta)
+
+    def residual(self, params: dict, frames: Tensor) -> Tensor:
+        """Reprojection residual [N, L, 2] in pixels."""
+        uv = project(self.points(params), params["euler"], params["translation"], params["log_focal"].exp(), self.centre)
+        return uv - self.target[frames]
+
+    def depth_residual(self, params: dict, frames: Tensor) -> Tensor:
+        """Relative-depth residual [N, L] in pixels: FaceMesh's z against the head's depth, up to a fitted scale."""
+        cam = self.points(params) @ euler_to_rotation_torch(params["euler"]).transpose(-1, -2)
+        dist = -cam[..., 2]
+        mean_dist = -params["translation"][:, 2:3]
+        rel = (dist - dist.mean(1, keepdim=True)) * params["log_focal"].exp() / mean_dist
+        return rel * params["log_depth_scale"].exp() - self.target_depth[frames]
+
+    def loss(self, params: dict, frames: Tensor) -> Tensor:
+        """Robust data term plus priors and temporal smoothness."""
+        s = self.settings
+        res = self.residual(params, frames).norm(dim=-1) / self.face_px
+        data = (torch.nn.functional.huber_loss(res, torch.zeros_like(res), delta=s.huber_delta, reduction="none")
+                * self.weights).mean()  # fmt: skip
+        if s.depth_weight > 0:
+            res_z = self.depth_residual(params, frames).abs() / self.face_px
+            data = data + s.depth_weight * (
+                torch.nn.functional.huber_loss(res_z, torch.zeros_like(res_z), delta=s.huber_delta, reduction="none")
+                * self.weights).mean()  # fmt: skip
+        prior = s.identity_prior * params["identity"].square().sum() / 1000.0
+        prior = prior + s.expression_prior * params["expressions"].mean(0).sum() / 1000.0
+        smooth = torch.zeros(())
+        if params["euler"].shape[0] > 1:
+            d_rot = params["euler"].diff(dim=0).square().sum(-1).mean()
+            d_trans = params["translation"].diff(dim=0).square().sum(-1).mean() / 0.15**2
+            d_expr = params["expressions"].diff(dim=0).square().sum(-1).mean()
+            smooth = (s.pose_smoothness * (d_rot + d_trans) + s.expression_smoothness * d_expr) * 1e-3
+        return data + prior + smooth
+
+
+def _optimise(problem: _Problem, params: dict, frames: Tensor, steps: int, rigid: bool) -> float:
+    groups = [
+        {"params": [params["euler"]], "lr": 0.02},
+        {"params": [params["translation"]], "lr": 0.005},
+        {"params": [params["identity"]], "lr": 0.05},
+        {"params": [params["log_focal"], params["log_depth_scale"]], "lr": 0.02},
+    ]
+    if not rigid:
+        groups.append({"params": [params["expressions"]], "lr": 0.02})
+    optimiser = torch.optim.Adam(groups)
+    loss = torch.zeros(())
+    for _ in range(steps):
+        optimiser.zero_grad(set_to_none=True)
+        loss = problem.loss(params, frames)
+        loss.backward()
+        optimiser.step()
+        with torch.no_grad():
+            params["expressions"].clamp_(0.0, 1.0)
+            params["log_focal"].clamp_(*problem.log_focal_range)
+    return float(loss.detach())
+
+
+def fit_video(
+    landmarks: Float[np.ndarray, "N L 3"],
+    width: int,
+    height: int,
+    basis: tuple[np.ndarray, np.ndarray, np.ndarray],
+    settings: Optional[FitSettings] = None,
+    progress: Optional[Callable[[str], None]] = None,
+) -> FaceFit:
+    """Fit one video's tracked landmarks (frames in time order).
+
+    Args:
+        landmarks: FaceMesh landmarks of each tracked frame, image pixels (z is ignored).
+        width, height: frame size in pixels.
+        basis: neutral [L, 3], identity [I, L, 3] and expression [E, L, 3] landmark bases (``LandmarkMap.basis``).
+        settings: weights and schedule.
+        progress: called with a short stage name as each stage starts.
+    """
+    settings = settings or FitSettings()
+    problem = _Problem(landmarks, width, height, basis, settings)
+    num_frames = landmarks.shape[0]
+    all_frames = torch.arange(num_frames)
+    subset = torch.linspace(0, num_frames - 1, min(num_frames, 32)).round().long().unique()
+    if progress:
+        progress("focal search")
+    best = None
+    for factor in FOCAL_CANDIDATES:
+        params = problem.init_params(factor * width, subset)
+        loss = _optimise(problem, params, subset, settings.focal_search_steps, rigid=True)
+        if best is None or loss < best[0]:
+            best = (loss, float(params["log_focal"].detach().exp()), params["identity"].detach())
+    params = problem.init_params(best[1], all_frames)
+    with torch.no_grad():
+        params["identity"].copy_(best[2])
+    if progress:
+        progress("rigid fit")
+    _optimise(problem, params, all_frames, settings.rigid_steps, rigid=True)
+    if progress:
+        progress("expression fit")
+    _optimise(problem, params, all_frames, settings.full_steps, rigid=False)
+    with torch.no_grad():
+        residual = problem.residual(params, all_frames).norm(dim=-1)
+    return FaceFit(
+        euler=params["euler"].detach().numpy().astype(np.float32),
+        translation=params["translation"].detach().numpy().astype(np.float32),
+        expressions=params["expressions"].detach().numpy().astype(np.float32),
+        identity=params["identity"].detach().numpy().astype(np.float32),
+        focal=float(params["log_focal"].exp()),
+        residual_px=residual.numpy().astype(np.float32),
+    )
