@@ -109,7 +109,7 @@ class _Problem:
         """Zero rotation, identity and expression; the translation that puts the landmarks' centroid in place."""
         target = self.target[frames]
         n = target.shape[0]
-        neutral_px_width = float((self.neutral[:, 0].max() - self.neutral[:, 0].min()))
+        neutral_px_width = float(self.neutral[:, 0].max() - self.neutral[:, 0].min())
         width_px = (target[..., 0].amax(1) - target[..., 0].amin(1)).clamp_min(1.0)
         depth = focal_px * neutral_px_width / width_px
         centroid = target.mean(1)
@@ -138,7 +138,9 @@ class _Problem:
 
     def residual(self, params: dict, frames: Tensor) -> Tensor:
         """Reprojection residual [N, L, 2] in pixels."""
-        uv = project(self.points(params), params["euler"], params["translation"], params["log_focal"].exp(), self.centre)
+        uv = project(
+            self.points(params), params["euler"], params["translation"], params["log_focal"].exp(), self.centre
+        )
         return uv - self.target[frames]
 
     def depth_residual(self, params: dict, frames: Tensor) -> Tensor:
@@ -239,6 +241,6 @@ def fit_video(
         translation=params["translation"].detach().numpy().astype(np.float32),
         expressions=params["expressions"].detach().numpy().astype(np.float32),
         identity=params["identity"].detach().numpy().astype(np.float32),
-        focal=float(params["log_focal"].exp()),
+        focal=float(params["log_focal"].detach().exp()),
         residual_px=residual.numpy().astype(np.float32),
     )

@@ -1,0 +1,134 @@
+"""``minerf-track VIDEO... --output ROOT``: raw talking-face videos to an MI-NeRF dataset (AD-NeRF layout).
+
+One identity per video (video file or folder of frames). Nothing is downloaded: FaceMesh's models ship in the package.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import tyro
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from minerf_ns.scripts.loading import fail, quiet_warnings
+from minerf_ns.tracking.video_source import TrackInputError, VideoSource, open_source
+
+TOOL = "minerf-track"
+CONSOLE = Console()
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class TrackCommand:
+    """Track faces in talking-face videos and write an MI-NeRF training dataset (frames, head poses, 53 ICT-FaceKit
+    expression weights, focal length, head masks, background, train/val split, reports and overlay videos)."""
+
+    videos: tyro.conf.Positional[List[Path]]
+    """Video files (mp4, mov, ...) or folders of frames; one identity each."""
+    output: Path
+    """Dataset root. Each video becomes ROOT/<name>/; other folders already in ROOT are left alone."""
+    names: Optional[List[str]] = None
+    """Identity names, one per video (default: the file or folder names)."""
+    size: Optional[int] = None
+    """Centre-crop every frame to a square and resize it to SIZE pixels (required when the videos' sizes differ)."""
+    max_frames: Optional[int] = None
+    """Use at most this many frames of each video."""
+    overlay: bool = True
+    """Write track_overlay.mp4 (fitted landmarks and head mask over the frames) for each video."""
+    overwrite: bool = False
+    """Replace ROOT/<name>/ folders that already exist (otherwise the command stops and writes nothing)."""
+
+    def sources(self) -> list[VideoSource]:
+        """Open and check every input before anything is written."""
+        sources = []
+        for path in self.videos:
+            try:
+                sources.append(open_source(path, self.max_frames))
+            except TrackInputError as err:
+                fail(TOOL, str(err))
+        names = self.names or [s.name for s in sources]
+        if len(names) != len(sources):
+            fail(TOOL, f"{len(names)} --names for {len(sources)} videos. Fix: give one name per video, in order")
+        for name, source in zip(names, sources):
+            if not NAME_PATTERN.match(name):
+                fail(TOOL, f"{source.path}: identity name {name!r} is not usable as a folder name (letters, digits, "
+                     "'_', '-', '.'; not starting with '_' or '.'). Fix: pass --names")  # fmt: skip
+        if len(set(names)) != len(names):
+            fail(TOOL, f"two videos would both be named {sorted({n for n in names if names.count(n) > 1})}. "
+                 "Fix: pass --names with one distinct name per video")  # fmt: skip
+        for name, source in zip(names, sources):
+            source.identity = name
+        sizes = {(s.width, s.height) for s in sources}
+        if len(sizes) > 1 and self.size is None:
+            listing = ", ".join(f"{s.path.name} {s.width}x{s.height}" for s in sources)
+            fail(TOOL, f"the videos have different sizes ({listing}). Fix: pass --size N to crop and resize all to NxN")
+        if self.size is not None and self.size < 32:
+            fail(TOOL, f"--size {self.size} is too small. Fix: use at least 32 (e.g. 512)")
+        return sources
+
+    def main(self) -> None:
+        """Check everything, then track each video."""
+        quiet_warnings()
+        if self.output.exists() and not self.output.is_dir():
+            fail(TOOL, f"{self.output} is a file. Fix: pass a folder for --output (nothing written)")
+        sources = self.sources()
+        taken = [self.output / s.identity for s in sources if (self.output / s.identity).exists()]
+        if taken and not self.overwrite:
+            fail(TOOL, f"{taken[0]} already exists. Fix: pass another --output or --overwrite (nothing written)")
+
+        from minerf_ns.tracking.tracker import TrackSettings, track_video  # torch and LiteRT load here
+
+        settings = TrackSettings(size=self.size, overlay=self.overlay)
+        reports = []
+        for source in sources:
+            folder = self.output / source.identity
+            if folder.exists():
+                shutil.rmtree(folder)
+            with Progress(
+                TextColumn(f"[bold]{source.identity}[/bold] {{task.description}}"), BarColumn(),
+                TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=CONSOLE,
+            ) as progress:  # fmt: skip
+                try:
+                    reports.append(track_video(source, folder, settings, _stage_bars(progress)))
+                except TrackInputError as err:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    done = f" ({len(reports)} video(s) before it were written)" if reports else ""
+                    fail(TOOL, f"{err}{done}")
+        for rep in reports:
+            err = rep["reprojection_error_px"]
+            skipped = len(rep["frames_skipped"])
+            CONSOLE.print(
+                f"{rep['name']}: {rep['frames_tracked']}/{rep['frames']} frames tracked ({skipped} skipped), "
+                f"reprojection {err['mean']:.2f} px mean, focal {rep['focal_px']:.0f} px, "
+                f"{rep['frames_per_second']:.1f} frames/s"
+            )
+            for warning in rep["warnings"]:
+                CONSOLE.print(f"  [yellow]warning[/yellow]: {warning}")
+        CONSOLE.print(f"Reports and overlay videos are in {self.output}/<name>/. Train: ns-train mi-nerf-small --data "
+                      f"{self.output}")  # fmt: skip
+
+
+def _stage_bars(progress: Progress):
+    """A ``track_video`` progress callback that shows one bar per stage."""
+    tasks: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    return report
+
+
+def entrypoint() -> None:
+    """Console entry point."""
+    tyro.cli(TrackCommand).main()
+
+
+if __name__ == "__main__":
+    entrypoint()

@@ -1,0 +1,34 @@
+"""The static background of a video: the per-pixel median of the frames where nothing of the person covers it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MAX_FRAMES = 48
+"""At most this many frames (evenly spaced) enter the median."""
+INPAINT_RADIUS = 5
+
+
+def median_background(frames: list[np.ndarray], foregrounds: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """The background (uint8 RGB) and the fraction of its pixels that were seen uncovered at least once.
+
+    Pixels covered in every frame (behind the head for the whole video) are filled by inpainting from their
+    surroundings.
+    """
+    pick = np.linspace(0, len(frames) - 1, min(len(frames), MAX_FRAMES)).round().astype(int)
+    stack = np.stack([frames[k] for k in pick]).astype(np.float32)
+    covered = np.stack([foregrounds[k] for k in pick])
+    stack[covered] = np.nan
+    seen = ~covered.all(0)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nanmedian(stack, axis=0)
+    median = np.where(seen[..., None], median, 0.0)
+    image = np.clip(np.round(median), 0, 255).astype(np.uint8)
+    if not seen.all():
+        image = cv2.inpaint(image, (~seen).astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA)
+    return image, float(seen.mean())

@@ -1,0 +1,252 @@
+"""Track one video into an AD-NeRF-layout folder that ``mi-nerf-data`` reads.
+
+Written under ``OUT/<name>/``::
+
+    ori_imgs/<k>.jpg           every frame k of the input (after the optional square resize)
+    parsing/<k>.png            BGR parsing of every tracked frame (head, neck, torso, background)
+    bc.jpg                     the static background (median of uncovered pixels, holes inpainted)
+    track_params.pt            exp [N, 53], euler [N, 3], trans [N, 3] (decimetres), focal [1], id [1, K],
+                               frame_ids [N]: row r belongs to frame frame_ids[r] (skipped frames have no row)
+    transforms_train.json      tracked frames but the last 10%: focal_len, cx, cy, frames[].img_id/transform_matrix
+    transforms_val.json        the last 10% of the tracked frames
+    track_report.json          frames tracked and skipped, reprojection error, focal, timings, warnings
+    track_overlay.mp4          the fitted model's landmarks and head mask over the frames
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+import torch
+
+from minerf_ns.head_pose import TRACKER_TRANS_SCALE, euler_to_rotation, head_pose_to_camera_to_world
+from minerf_ns.synthetic.head_model import NECK_CUT_Y_M, load_head_model
+from minerf_ns.tracking.background import median_background
+from minerf_ns.tracking.face_fitting import FaceFit, FitSettings, fit_video
+from minerf_ns.tracking.face_landmarker import FaceLandmarker
+from minerf_ns.tracking.face_orientation import rigid_free_identity
+from minerf_ns.tracking.head_mask import head_masks
+from minerf_ns.tracking.landmark_map import load_landmark_map
+from minerf_ns.tracking.overlay import overlay_frame
+from minerf_ns.tracking.video_source import TrackInputError, VideoSource
+
+HELD_OUT_FRACTION = 0.1
+JPEG_QUALITY = 95
+MIN_TRACKED_FRAMES = 2
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)``."""
+
+
+@dataclass
+class TrackSettings:
+    """What ``track_video`` does besides the fit."""
+
+    size: Optional[int] = None
+    """Centre-crop each frame to a square and resize it to ``size`` pixels (None: keep the input size)."""
+    overlay: bool = True
+    """Write ``track_overlay.mp4``."""
+    fit: FitSettings | None = None
+
+
+def square_resize(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Centre crop to a square, then resize to ``size`` x ``size``."""
+    height, width = rgb.shape[:2]
+    side = min(height, width)
+    y0, x0 = (height - side) // 2, (width - side) // 2
+    crop = rgb[y0 : y0 + side, x0 : x0 + side]
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(crop, (size, size), interpolation=interp)
+
+
+def _write_jpeg(path: Path, rgb: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+        raise TrackInputError(path, "could not be written", "check that the output folder is writable")
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+class _HeadGeometry:
+    """The fitted head's full mesh per frame, projected to pixels."""
+
+    def __init__(self, fit: FaceFit, width: int, height: int) -> None:
+        model = load_head_model()
+        modes = len(fit.identity)
+        identity = torch.from_numpy(rigid_free_identity(model)[:modes])
+        self.shape = torch.from_numpy(model.neutral) + torch.einsum(
+            "k,kvc->vc", torch.from_numpy(fit.identity), identity
+        )
+        self.expr_delta = torch.from_numpy(model.expr_delta)
+        self.is_neck = model.neutral[:, 1] < NECK_CUT_Y_M
+        self.fit, self.width, self.height = fit, width, height
+
+    def project(self, row: int) -> np.ndarray:
+        """Pixel positions of every vertex in tracked frame ``row``."""
+        verts = self.shape + torch.einsum("e,evc->vc", torch.from_numpy(self.fit.expressions[row]), self.expr_delta)
+        rot = euler_to_rotation(self.fit.euler[row])
+        cam = verts.numpy().astype(np.float64) @ rot.T + self.fit.translation[row]
+        depth = np.maximum(-cam[:, 2], 1e-3)
+        return np.stack(
+            [
+                self.width / 2.0 + self.fit.focal * cam[:, 0] / depth,
+                self.height / 2.0 - self.fit.focal * cam[:, 1] / depth,
+            ],
+            axis=-1,
+        )
+
+
+def _transforms(fit: FaceFit, frame_ids: list[int], rows: range, width: int, height: int) -> dict:
+    c2w = head_pose_to_camera_to_world(euler_to_rotation(fit.euler), fit.translation)
+    return {
+        "focal_len": fit.focal,
+        "cx": width / 2.0,
+        "cy": height / 2.0,
+        "frames": [{"img_id": frame_ids[r], "aud_id": frame_ids[r], "transform_matrix": c2w[r].tolist()} for r in rows],
+    }
+
+
+def track_video(
+    source: VideoSource, folder: Path, settings: TrackSettings, progress: Optional[Progress] = None
+) -> dict:
+    """Track ``source`` into ``folder`` (created; must not exist) and return the report.
+
+    Raises:
+        TrackInputError: the input cannot be read, or too few frames show a face.
+    """
+    progress = progress or (lambda stage, done, total: None)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    folder.mkdir(parents=True)
+    (folder / "ori_imgs").mkdir()
+    (folder / "parsing").mkdir()
+    landmarker = FaceLandmarker()
+    tracked, skipped, points = [], [], []
+    width = height = None
+    total = source.num_frames
+    for k, rgb in enumerate(source.frames()):
+        if settings.size:
+            rgb = square_resize(rgb, settings.size)
+        height, width = rgb.shape[:2]
+        _write_jpeg(folder / "ori_imgs" / f"{k}.jpg", rgb)
+        result = landmarker.track(rgb)
+        if result is None:
+            skipped.append(k)
+        else:
+            tracked.append(k)
+            points.append(result.points)
+        progress("landmarks", k + 1, max(total, k + 1))
+    num_frames = len(tracked) + len(skipped)
+    timings["read_and_landmarks_s"] = time.perf_counter() - start
+    if num_frames == 0:
+        raise TrackInputError(source.path, "has no frames", "pass a video with at least 2 frames")
+    if len(tracked) < MIN_TRACKED_FRAMES:
+        raise TrackInputError(
+            source.path, f"a face was found in {len(tracked)} of {num_frames} frames",
+            "use a video where one face is visible and frontal enough (nothing of it was used)",
+        )  # fmt: skip
+
+    t0 = time.perf_counter()
+    progress("fitting", 0, 1)
+    lmap = load_landmark_map()
+    model = load_head_model()
+    fit_settings = settings.fit or FitSettings(landmark_weights=lmap.weights())
+    fit = fit_video(np.stack(points), width, height, lmap.basis(model, rigid_free_identity(model)), fit_settings)
+    progress("fitting", 1, 1)
+    timings["fit_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    geometry = _HeadGeometry(fit, width, height)
+    span = np.stack(points)[..., :2]
+    face_px = float(np.median(np.linalg.norm(span.max(1) - span.min(1), axis=-1)) / math.sqrt(2))
+    frames, foregrounds, overlays = [], [], []
+    map_points = lmap.points
+    for row, k in enumerate(tracked):
+        uv = geometry.project(row)
+        masks = head_masks(uv, geometry.is_neck, face_px, height, width)
+        cv2.imwrite(str(folder / "parsing" / f"{k}.png"), masks.parsing_bgr())
+        rgb = _read_rgb(folder / "ori_imgs" / f"{k}.jpg")
+        frames.append(rgb)
+        foregrounds.append(masks.foreground)
+        if settings.overlay:
+            fitted = map_points(np.concatenate([uv, np.zeros((len(uv), 1))], axis=1))
+            text = f"{source.name} {k}: {fit.residual_px[row].mean():.1f}px"
+            overlays.append(overlay_frame(rgb, points[row], fitted, masks.head, text))
+        progress("masks", row + 1, len(tracked))
+    timings["masks_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    background, seen = median_background(frames, foregrounds)
+    del frames
+    _write_jpeg(folder / "bc.jpg", background)
+    timings["background_s"] = time.perf_counter() - t0
+
+    frame_ids = torch.tensor(tracked, dtype=torch.long)
+    torch.save(
+        {
+            "exp": torch.from_numpy(fit.expressions),
+            "euler": torch.from_numpy(fit.euler),
+            "trans": torch.from_numpy(fit.translation * TRACKER_TRANS_SCALE),
+            "focal": torch.tensor([fit.focal], dtype=torch.float32),
+            "id": torch.from_numpy(fit.identity[None]),
+            "frame_ids": frame_ids,
+        },
+        folder / "track_params.pt",
+    )
+    num_val = max(1, math.ceil(HELD_OUT_FRACTION * len(tracked)))
+    splits = {"train": range(0, len(tracked) - num_val), "val": range(len(tracked) - num_val, len(tracked))}
+    for split, rows in splits.items():
+        with open(folder / f"transforms_{split}.json", "w", encoding="utf-8") as handle:
+            json.dump(_transforms(fit, tracked, rows, width, height), handle, indent=1)
+
+    if settings.overlay and overlays:
+        from minerf_ns.scripts.media import write_video  # the one mp4 writer of the package
+
+        t0 = time.perf_counter()
+        progress("overlay video", 0, 1)
+        write_video(folder / "track_overlay.mp4", np.stack(overlays), int(round(source.fps)))
+        progress("overlay video", 1, 1)
+        timings["overlay_s"] = time.perf_counter() - t0
+
+    per_frame = fit.residual_px.mean(1)
+    warnings = []
+    if source.variable_frame_rate:
+        warnings.append("variable frame rate: frames were used in order, one row each (timestamps are not kept)")
+    if skipped:
+        warnings.append(f"{len(skipped)} frame(s) without a face were skipped; frame_ids maps rows to frames")
+    timings["total_s"] = time.perf_counter() - start
+    report = {
+        "input": str(source.path),
+        "name": folder.name,
+        "width": width,
+        "height": height,
+        "fps": source.fps,
+        "frames": num_frames,
+        "frames_tracked": len(tracked),
+        "frames_skipped": skipped,
+        "detector_calls": landmarker.detector_calls,
+        "reprojection_error_px": {
+            "mean": float(per_frame.mean()),
+            "median": float(np.median(per_frame)),
+            "p95_frame": float(np.percentile(per_frame, 95)),
+            "max_frame": float(per_frame.max()),
+        },
+        "focal_px": fit.focal,
+        "background_seen_fraction": seen,
+        "train_frames": len(splits["train"]),
+        "val_frames": len(splits["val"]),
+        "frames_per_second": num_frames / timings["total_s"],
+        "timings": timings,
+        "warnings": warnings,
+    }
+    with open(folder / "track_report.json", "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=1)
+    return report

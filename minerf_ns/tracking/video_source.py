@@ -1,0 +1,121 @@
+"""Frames of one input video: a video file (anything OpenCV's FFmpeg backend reads) or a folder of images.
+
+Errors are ``TrackInputError`` with the path and what to fix. A folder's images are taken in natural order of their
+names (``2.jpg`` before ``10.jpg``). A video file's frame rate comes from its container; if its frame timestamps are
+uneven (a variable frame rate, e.g. phone video) the frames are still used in order, one row each, and the report
+says so: the AD-NeRF layout has frames, not timestamps.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+FOLDER_FPS = 25.0
+"""Frame rate assumed for a folder of images."""
+VFR_TOLERANCE = 0.25
+"""Frame intervals further than this fraction from the median mark the video as variable frame rate."""
+
+
+class TrackInputError(Exception):
+    """A problem with the user's input, with the file and the fix."""
+
+    def __init__(self, path: Path, problem: str, fix: str) -> None:
+        super().__init__(f"{path}: {problem}. Fix: {fix}")
+
+
+def _natural_key(path: Path) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+@dataclass
+class VideoSource:
+    """One input: where it is, its size, frame count and rate."""
+
+    path: Path
+    width: int
+    height: int
+    num_frames: int
+    fps: float
+    images: list[Path] = field(default_factory=list)
+    """The image files, when the input is a folder."""
+    timestamps_ms: list[float] = field(default_factory=list)
+    """Frame timestamps read while iterating a video file."""
+    max_frames: Optional[int] = None
+    """Stop after this many frames (None: all)."""
+    identity: str = ""
+    """The identity name the dataset folder gets (set by the command; default ``name``)."""
+
+    @property
+    def name(self) -> str:
+        """Identity name: the file's stem or the folder's name."""
+        return self.path.stem if self.path.is_file() else self.path.name
+
+    @property
+    def variable_frame_rate(self) -> bool:
+        """True when the timestamps seen so far are uneven."""
+        if len(self.timestamps_ms) < 3:
+            return False
+        steps = np.diff(np.asarray(self.timestamps_ms))
+        median = float(np.median(steps))
+        return median > 0 and bool(np.any(np.abs(steps - median) > VFR_TOLERANCE * median))
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Every frame as uint8 RGB [H, W, 3], in order."""
+        if self.images:
+            for image_path in self.images:
+                bgr = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+                if bgr is None:
+                    raise TrackInputError(image_path, "cannot be read as an image", "replace or delete the file")
+                if bgr.shape[:2] != (self.height, self.width):
+                    raise TrackInputError(
+                        image_path, f"is {bgr.shape[1]}x{bgr.shape[0]}, the folder's first image {self.width}x"
+                        f"{self.height}", "give every frame of one video the same size")  # fmt: skip
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            return
+        capture = cv2.VideoCapture(str(self.path))
+        self.timestamps_ms = []
+        try:
+            while self.max_frames is None or len(self.timestamps_ms) < self.max_frames:
+                ok, bgr = capture.read()
+                if not ok:
+                    break
+                self.timestamps_ms.append(float(capture.get(cv2.CAP_PROP_POS_MSEC)))
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        finally:
+            capture.release()
+
+
+def open_source(path: Path, max_frames: Optional[int] = None) -> VideoSource:
+    """Check one input and read its size, frame count and rate (frames are decoded later)."""
+    if not path.exists():
+        raise TrackInputError(path, "does not exist", "pass a video file or a folder of frames")
+    if path.is_dir():
+        images = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+        if not images:
+            raise TrackInputError(path, "holds no images", f"put the frames in it as {'/'.join(IMAGE_SUFFIXES)} files")
+        first = cv2.imread(str(images[0]), cv2.IMREAD_COLOR)
+        if first is None:
+            raise TrackInputError(images[0], "cannot be read as an image", "replace or delete the file")
+        images = images[:max_frames] if max_frames else images
+        return VideoSource(path, first.shape[1], first.shape[0], len(images), FOLDER_FPS, images=images)
+    if path.stat().st_size == 0:
+        raise TrackInputError(path, "is empty (0 bytes)", "copy the video again")
+    capture = cv2.VideoCapture(str(path))
+    ok, first = capture.read() if capture.isOpened() else (False, None)
+    fps = float(capture.get(cv2.CAP_PROP_FPS)) if ok else 0.0
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if ok else 0
+    capture.release()
+    if not ok or first is None:
+        raise TrackInputError(path, "cannot be decoded as a video", "convert it to mp4 (H.264), e.g. with ffmpeg")
+    count = count if count > 0 else 1
+    count = min(count, max_frames) if max_frames else count
+    source = VideoSource(path, first.shape[1], first.shape[0], count, fps if fps > 0 else FOLDER_FPS)
+    source.max_frames = max_frames
+    return source
