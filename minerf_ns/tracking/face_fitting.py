@@ -35,7 +35,7 @@ class FitSettings:
     """Rigid steps per focal candidate on a subset of frames."""
     huber_delta: float = 0.01
     """Residual (fraction of the face size) where the loss turns from quadratic to linear."""
-    depth_weight: float = 0.0
+    depth_weight: float = 1.0
     """Weight of FaceMesh's relative landmark depth against the head's (0: image positions only)."""
     identity_prior: float = 2e-6
     """Weight of ``|identity|^2`` (identity weights are ~N(0, 1))."""
@@ -129,6 +129,7 @@ class _Problem:
             "identity": torch.zeros(self.id_delta.shape[0], requires_grad=True),
             "log_focal": torch.tensor(float(np.log(focal_px)), requires_grad=True),
             "log_depth_scale": torch.zeros((), requires_grad=True),
+            "depth_frame": torch.zeros(1, 3, requires_grad=True),
         }
 
     def points(self, params: dict) -> Tensor:
@@ -144,8 +145,10 @@ class _Problem:
         return uv - self.target[frames]
 
     def depth_residual(self, params: dict, frames: Tensor) -> Tensor:
-        """Relative-depth residual [N, L] in pixels: FaceMesh's z against the head's depth, up to a fitted scale."""
-        cam = self.points(params) @ euler_to_rotation_torch(params["euler"]).transpose(-1, -2)
+        """Relative-depth residual [N, L] in pixels: FaceMesh's z against the head's depth, up to a fitted scale and a
+        fitted constant rotation (FaceMesh's depth has its own notion of an upright face, which differs per person)."""
+        rotation = euler_to_rotation_torch(params["depth_frame"]) @ euler_to_rotation_torch(params["euler"])
+        cam = self.points(params) @ rotation.transpose(-1, -2)
         dist = -cam[..., 2]
         mean_dist = -params["translation"][:, 2:3]
         rel = (dist - dist.mean(1, keepdim=True)) * params["log_focal"].exp() / mean_dist
@@ -178,7 +181,7 @@ def _optimise(problem: _Problem, params: dict, frames: Tensor, steps: int, rigid
         {"params": [params["euler"]], "lr": 0.02},
         {"params": [params["translation"]], "lr": 0.005},
         {"params": [params["identity"]], "lr": 0.05},
-        {"params": [params["log_focal"], params["log_depth_scale"]], "lr": 0.02},
+        {"params": [params["log_focal"], params["log_depth_scale"], params["depth_frame"]], "lr": 0.02},
     ]
     if not rigid:
         groups.append({"params": [params["expressions"]], "lr": 0.02})

@@ -1,0 +1,247 @@
+"""minerf-track: FaceMesh on CPU, the landmark map and fit against exact synthetic truth, the written dataset, bad
+input through the real console script, and (when ../shared is present) a real clip."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from nerfstudio_cli import BIN, EXPRESSION_DIM, run
+
+from dataparsers.adnerf import read_adnerf_video
+from minerf_ns.head_pose import euler_to_rotation, world_to_camera
+from minerf_ns.scripts.media import write_video
+from minerf_ns.synthetic.dataset_writer import SynthSettings, make_scene
+from minerf_ns.synthetic.head_model import load_head_model
+from minerf_ns.synthetic.rasterizer import project
+from minerf_ns.synthetic.talking_head import Appearance, background_image, intrinsics, render_frame
+from minerf_ns.tracking.face_detector import ssd_anchors, weighted_nms
+from minerf_ns.tracking.face_fitting import FitSettings, fit_video
+from minerf_ns.tracking.face_landmarker import FaceLandmarker
+from minerf_ns.tracking.face_orientation import (
+    _rigid_generators,
+    face_orientation,
+    kabsch,
+    rigid_free_identity,
+    rotation_error_deg,
+)
+from minerf_ns.tracking.landmark_map import load_landmark_map
+from minerf_ns.tracking.track_accuracy import tracking_errors
+
+SIZE = 192
+FRAMES = 24
+NO_FACE_FRAME = 10
+REAL_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-clips"
+
+
+def render_video(num_frames: int, size: int, seed: int) -> tuple[np.ndarray, dict]:
+    """Frames (uint8 RGB) of one synthetic identity and its truth in meta.json form."""
+    model = load_head_model()
+    (identity,), (video,) = make_scene(SynthSettings(1, num_frames, size, seed=seed))
+    appearance, background = Appearance(model, identity), background_image(identity, size, size)
+    frames = []
+    for k, c2w in enumerate(video.camera_to_worlds):
+        rgb = render_frame(model, appearance, identity.shape, video.expressions[k], c2w, background).rgb
+        frames.append(np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8))
+    truth = {"shape": identity.shape.tolist(), "euler": video.euler.tolist(), "translation": video.translation.tolist(),
+             "expressions": video.expressions.tolist(), "camera_to_worlds": video.camera_to_worlds.tolist(),
+             "background": (np.clip(np.round(background * 255), 0, 255)).astype(np.uint8)}  # fmt: skip
+    return np.stack(frames), truth
+
+
+@pytest.fixture(scope="module")
+def synthetic_clip(tmp_path_factory) -> tuple[Path, dict]:
+    """An mp4 of one synthetic talking head, 24 frames at 192 px; frame 10 shows only the background."""
+    frames, truth = render_video(FRAMES, SIZE, seed=11)
+    frames[NO_FACE_FRAME] = truth["background"]
+    path = tmp_path_factory.mktemp("clip") / "ada.mp4"
+    write_video(path, frames, fps=25)
+    return path, truth
+
+
+@pytest.fixture(scope="module")
+def tracked(synthetic_clip, tmp_path_factory) -> Path:
+    """The dataset minerf-track writes for the synthetic clip."""
+    root = tmp_path_factory.mktemp("tracked") / "data"
+    run("minerf-track", str(synthetic_clip[0]), "--output", str(root), cwd=root.parent)
+    return root
+
+
+def fails(*args: str, cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("minerf-track: "), proc.stderr[-1000:]
+    return lines[-1]
+
+
+def test_detector_anchors_and_weighted_nms():
+    anchors = ssd_anchors()
+    assert anchors.shape == (896, 2) and anchors.dtype == np.float32
+    np.testing.assert_allclose(anchors[0], [1 / 32, 1 / 32])
+    np.testing.assert_allclose(anchors[-1], [15 / 16, 15 / 16])
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], dtype=np.float32)
+    kps = np.zeros((3, 6, 2), dtype=np.float32)
+    merged = weighted_nms(boxes, kps, np.array([0.9, 0.6, 0.8]))
+    assert len(merged) == 2
+    np.testing.assert_allclose(merged[0][0], [0.4, 0, 10.4, 10], atol=1e-5)  # score-weighted mean of the pair
+    assert merged[1][2] == pytest.approx(0.8)
+
+
+def test_identity_basis_without_rigid_part_and_kabsch():
+    model = load_head_model()
+    free = rigid_free_identity(model)
+    face = model.part_mask("face")
+    gens = _rigid_generators(model.neutral[face].astype(np.float64))
+    raw_coef = np.linalg.lstsq(gens, model.id_delta[1, face].astype(np.float64).ravel(), rcond=None)[0]
+    free_coef = np.linalg.lstsq(gens, free[1, face].astype(np.float64).ravel(), rcond=None)[0]
+    assert np.degrees(abs(raw_coef[0])) > 1.0  # mode 1 tilts the head by > 1 degree per unit
+    assert np.abs(free_coef).max() < 1e-5
+    rot = euler_to_rotation(np.array([0.1, -0.2, 0.05]))
+    points = np.random.default_rng(0).normal(size=(50, 3))
+    assert rotation_error_deg(kabsch(points, points @ rot.T + 3.0)[None], rot[None])[0] < 1e-6
+
+
+def test_fit_recovers_pose_and_expressions_from_exact_landmarks():
+    """The fit alone: landmarks projected from the true mesh (no detector) give back pose and jawOpen."""
+    model, lmap = load_head_model(), load_landmark_map()
+    (identity,), (video,) = make_scene(SynthSettings(1, 30, 256, seed=5))
+    fx, fy, cx, cy = intrinsics(256, 256)
+    points = []
+    for k, c2w in enumerate(video.camera_to_worlds):
+        verts = model.vertices(identity.shape, video.expressions[k])
+        uv, _ = project(world_to_camera(lmap.points(verts), c2w), fx, fy, cx, cy)
+        points.append(np.concatenate([uv, np.zeros((len(uv), 1))], axis=1))
+    basis = lmap.basis(model, rigid_free_identity(model))
+    fit = fit_video(np.stack(points), 256, 256, basis, FitSettings(landmark_weights=lmap.weights()))
+    truth = face_orientation(model, euler_to_rotation(video.euler), identity.shape)
+    assert rotation_error_deg(euler_to_rotation(fit.euler), truth).mean() < 1.0
+    jaw = model.expression_index("jawOpen")
+    assert np.abs(fit.expressions[:, jaw] - video.expressions[:, jaw]).mean() < 0.05
+    assert fit.residual_px.mean() < 0.5
+    assert fit.expressions.min() >= 0.0 and fit.expressions.max() <= 1.0
+
+
+def test_landmarker_follows_the_largest_of_two_faces():
+    frames, _ = render_video(3, 256, seed=2)
+    canvas = np.full((3, 384, 384, 3), 128, dtype=np.uint8)
+    canvas[:, 128:, :256] = frames
+    canvas[:, 8:104, 280:376] = np.stack([cv2.resize(f, (96, 96), interpolation=cv2.INTER_AREA) for f in frames])
+    landmarker = FaceLandmarker()
+    for frame in canvas:
+        result = landmarker.track(frame)
+        assert result is not None and result.presence > 0.9
+        centre = result.points[:, :2].mean(0)
+        assert 60 < centre[0] < 200 and 190 < centre[1] < 340, centre  # inside the big face, not the small one
+    assert landmarker.detector_calls == 1
+
+
+def test_track_writes_a_dataset_mi_nerf_reads(tracked, synthetic_clip):
+    _, truth = synthetic_clip
+    folder = tracked / "ada"
+    report = json.loads((folder / "track_report.json").read_text())
+    assert report["frames"] == FRAMES and report["frames_skipped"] == [NO_FACE_FRAME]
+    assert report["frames_tracked"] == FRAMES - 1
+    assert report["reprojection_error_px"]["mean"] < 1.5
+    assert any("skipped" in w for w in report["warnings"])
+    params = torch.load(folder / "track_params.pt", weights_only=True)
+    kept = [k for k in range(FRAMES) if k != NO_FACE_FRAME]
+    assert params["exp"].shape == (FRAMES - 1, EXPRESSION_DIM) and params["exp"].dtype == torch.float32
+    assert params["frame_ids"].tolist() == kept
+    assert params["euler"].shape == (FRAMES - 1, 3) and params["trans"].shape == (FRAMES - 1, 3)
+    assert len(list((folder / "ori_imgs").glob("*.jpg"))) == FRAMES
+    assert sorted(int(p.stem) for p in (folder / "parsing").glob("*.png")) == kept
+    assert (folder / "track_overlay.mp4").read_bytes()[4:8] == b"ftyp"
+
+    video = read_adnerf_video(folder)  # the dataparser's own reader: rows follow frame_ids, not frame numbers
+    assert [int(p.stem) for p in video.image_filenames] == kept
+    np.testing.assert_allclose(video.expressions[NO_FACE_FRAME], params["exp"][NO_FACE_FRAME].numpy())  # frame 11
+    assert video.held_out.sum() == 3 and video.held_out[-3:].all()
+    assert video.fx == pytest.approx(float(params["focal"][0]))
+
+    errors = tracking_errors({k: v.numpy() for k, v in params.items()}, truth)
+    assert errors["rotation_offset_removed_deg_mean"] < 2.0
+    assert errors["rotation_deg_mean"] < 6.0
+    assert errors["jaw_open_mae"] < 0.1
+
+    parsing = cv2.imread(str(folder / "parsing" / "0.png"))
+    assert tuple(parsing[SIZE // 2, SIZE // 2]) == (255, 0, 0)  # the image centre is head
+    assert tuple(parsing[2, 2]) == (255, 255, 255)  # a top corner is background
+    background = cv2.cvtColor(cv2.imread(str(folder / "bc.jpg")), cv2.COLOR_BGR2RGB).astype(np.float32)
+    corners = (slice(0, 24), slice(0, 24))
+    assert np.abs(background[corners] - truth["background"][corners]).mean() < 6.0
+
+
+def test_track_refuses_existing_output_and_overwrites_on_request(tracked, synthetic_clip, tmp_path):
+    report = tracked / "ada" / "track_report.json"
+    before = (report.stat().st_mtime_ns, report.read_bytes())
+    line = fails("minerf-track", str(synthetic_clip[0]), "--output", str(tracked), cwd=tmp_path)
+    assert "already exists" in line and "--overwrite" in line
+    assert (report.stat().st_mtime_ns, report.read_bytes()) == before
+    run(
+        "minerf-track",
+        str(synthetic_clip[0]),
+        "--output",
+        str(tracked),
+        "--names",
+        "ada2",
+        "--max-frames",
+        "6",
+        "--no-overlay",
+        cwd=tmp_path,
+    )  # fmt: skip  (a new identity beside an existing one: allowed)
+    assert json.loads((tracked / "ada2" / "track_report.json").read_text())["frames"] == 6
+    assert report.read_bytes() == before[1]
+
+
+def test_track_bad_input_one_line_each(synthetic_clip, tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    no_images = tmp_path / "frames"
+    no_images.mkdir()
+    small = tmp_path / "small"
+    small.mkdir()
+    cv2.imwrite(str(small / "0.jpg"), np.zeros((64, 80, 3), np.uint8))
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    for k in range(3):
+        cv2.imwrite(str(blank / f"{k}.jpg"), np.full((SIZE, SIZE, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    clip = str(synthetic_clip[0])
+    cases = {
+        "is empty (0 bytes)": [str(empty)],
+        "cannot be decoded as a video": [str(text)],
+        "holds no images": [str(no_images)],
+        "does not exist": [str(tmp_path / "missing.mp4")],
+        "different sizes": [clip, str(small)],
+        "not usable as a folder name": [clip, "--names", "_hidden"],
+        "both be named": [clip, clip],
+        "a face was found in 0 of 3 frames": [str(blank)],
+    }
+    for expected, args in cases.items():
+        line = fails("minerf-track", *args, "--output", str(out), cwd=tmp_path)
+        assert expected in line, line
+    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+
+
+@pytest.mark.skipif(not REAL_CLIPS.is_dir(), reason="../shared/data/real-clips is not present")
+def test_track_real_clip(tmp_path):
+    clip = REAL_CLIPS / "WDA_KatieHill_000.mp4"
+    run("minerf-track", str(clip), "--output", str(tmp_path / "data"), "--names", "hill", "--max-frames", "40",
+        "--size", "256", cwd=tmp_path)  # fmt: skip
+    report = json.loads((tmp_path / "data" / "hill" / "track_report.json").read_text())
+    assert report["frames_tracked"] == 40 and report["width"] == 256
+    assert report["reprojection_error_px"]["mean"] < 2.0
+    exp = torch.load(tmp_path / "data" / "hill" / "track_params.pt", weights_only=True)["exp"]
+    jaw = load_head_model().expression_index("jawOpen")
+    assert float(exp[:, jaw].max() - exp[:, jaw].min()) > 0.1  # she talks: the jaw moves
