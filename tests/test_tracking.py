@@ -168,9 +168,9 @@ def test_track_writes_a_dataset_mi_nerf_reads(tracked, synthetic_clip):
     assert video.fx == pytest.approx(float(params["focal"][0]))
 
     errors = tracking_errors({k: v.numpy() for k, v in params.items()}, truth)
-    assert errors["rotation_offset_removed_deg_mean"] < 2.0
-    assert errors["rotation_deg_mean"] < 6.0
-    assert errors["jaw_open_mae"] < 0.1
+    assert errors["rotation_offset_removed_deg_mean"] < 2.0  # measured 0.95
+    assert errors["rotation_deg_mean"] < 6.0  # measured 4.3 (per-person pitch offset, see BENCHMARKS.md)
+    assert errors["jaw_open_mae"] < 0.12  # measured 0.089
 
     parsing = cv2.imread(str(folder / "parsing" / "0.png"))
     assert tuple(parsing[SIZE // 2, SIZE // 2]) == (255, 0, 0)  # the image centre is head

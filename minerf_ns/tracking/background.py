@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MAX_FRAMES = 48
+MAX_FRAMES = 32
 """At most this many frames (evenly spaced) enter the median."""
 INPAINT_RADIUS = 5
 

@@ -137,19 +137,17 @@ class _Problem:
         shape = self.neutral + torch.einsum("k,klc->lc", params["identity"], self.id_delta)
         return shape[None] + torch.einsum("ne,elc->nlc", params["expressions"], self.expr_delta)
 
-    def residual(self, params: dict, frames: Tensor) -> Tensor:
+    def residual(self, params: dict, frames: Tensor, points: Optional[Tensor] = None) -> Tensor:
         """Reprojection residual [N, L, 2] in pixels."""
-        uv = project(
-            self.points(params), params["euler"], params["translation"], params["log_focal"].exp(), self.centre
-        )
+        points = self.points(params) if points is None else points
+        uv = project(points, params["euler"], params["translation"], params["log_focal"].exp(), self.centre)
         return uv - self.target[frames]
 
-    def depth_residual(self, params: dict, frames: Tensor) -> Tensor:
+    def depth_residual(self, params: dict, frames: Tensor, points: Tensor) -> Tensor:
         """Relative-depth residual [N, L] in pixels: FaceMesh's z against the head's depth, up to a fitted scale and a
         fitted constant rotation (FaceMesh's depth has its own notion of an upright face, which differs per person)."""
         rotation = euler_to_rotation_torch(params["depth_frame"]) @ euler_to_rotation_torch(params["euler"])
-        cam = self.points(params) @ rotation.transpose(-1, -2)
-        dist = -cam[..., 2]
+        dist = -(points @ rotation[..., 2:3, :].transpose(-1, -2))[..., 0]
         mean_dist = -params["translation"][:, 2:3]
         rel = (dist - dist.mean(1, keepdim=True)) * params["log_focal"].exp() / mean_dist
         return rel * params["log_depth_scale"].exp() - self.target_depth[frames]
@@ -157,11 +155,12 @@ class _Problem:
     def loss(self, params: dict, frames: Tensor) -> Tensor:
         """Robust data term plus priors and temporal smoothness."""
         s = self.settings
-        res = self.residual(params, frames).norm(dim=-1) / self.face_px
+        points = self.points(params)
+        res = self.residual(params, frames, points).norm(dim=-1) / self.face_px
         data = (torch.nn.functional.huber_loss(res, torch.zeros_like(res), delta=s.huber_delta, reduction="none")
                 * self.weights).mean()  # fmt: skip
         if s.depth_weight > 0:
-            res_z = self.depth_residual(params, frames).abs() / self.face_px
+            res_z = self.depth_residual(params, frames, points).abs() / self.face_px
             data = data + s.depth_weight * (
                 torch.nn.functional.huber_loss(res_z, torch.zeros_like(res_z), delta=s.huber_delta, reduction="none")
                 * self.weights).mean()  # fmt: skip
