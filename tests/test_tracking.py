@@ -33,6 +33,7 @@ from minerf_ns.tracking.face_orientation import (
 )
 from minerf_ns.tracking.landmark_map import load_landmark_map
 from minerf_ns.tracking.track_accuracy import tracking_errors
+from minerf_ns.tracking.video_source import open_source
 
 SIZE = 192
 FRAMES = 24
@@ -245,3 +246,22 @@ def test_track_real_clip(tmp_path):
     exp = torch.load(tmp_path / "data" / "hill" / "track_params.pt", weights_only=True)["exp"]
     jaw = load_head_model().expression_index("jawOpen")
     assert float(exp[:, jaw].max() - exp[:, jaw].min()) > 0.1  # she talks: the jaw moves
+
+
+def test_variable_frame_rate_is_detected(synthetic_clip, tmp_path):
+    """A phone-style variable-frame-rate file: frames are used in order and the report says so."""
+    import imageio_ffmpeg
+
+    lines = []
+    for k in range(8):
+        cv2.imwrite(str(tmp_path / f"{k}.png"), np.full((64, 64, 3), 30 * k, np.uint8))
+        lines += [f"file '{k}.png'", f"duration {0.04 if k % 2 == 0 else 0.12}"]
+    (tmp_path / "list.txt").write_text("\n".join(lines + ["file '7.png'"]) + "\n")
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i",
+               "list.txt", "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p", "vfr.mp4"]  # fmt: skip
+    subprocess.run(command, cwd=tmp_path, check=True)
+    vfr = open_source(tmp_path / "vfr.mp4")
+    assert len(list(vfr.frames())) == 9 and vfr.variable_frame_rate
+    assert vfr.timestamps_ms[:3] == [0.0, 40.0, 160.0]
+    constant = open_source(synthetic_clip[0])
+    assert len(list(constant.frames())) == FRAMES and not constant.variable_frame_rate
