@@ -178,7 +178,7 @@ def track_video(
         foregrounds.append(masks.foreground)
         if settings.overlay:
             fitted = map_points(np.concatenate([uv, np.zeros((len(uv), 1))], axis=1))
-            text = f"{source.name} {k}: {fit.residual_px[row].mean():.1f}px"
+            text = f"{folder.name} {k}: {fit.residual_px[row].mean():.1f}px"
             overlays.append(overlay_frame(rgb, points[row], fitted, masks.head, text))
         progress("masks", row + 1, len(tracked))
     timings["masks_s"] = time.perf_counter() - t0
