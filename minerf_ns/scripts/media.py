@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -40,17 +41,23 @@ def write_png(path: Path, image: np.ndarray) -> None:
     Image.fromarray(image).save(path)
 
 
-def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
-    """Write an H.264 mp4 with the ffmpeg that imageio-ffmpeg ships (no system ffmpeg needed)."""
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: int) -> None:
+    """Write an H.264 mp4 with the ffmpeg that imageio-ffmpeg ships (no system ffmpeg needed).
+
+    ``frames`` is an array [T, H, W, 3] or any iterable of uint8 [H, W, 3] frames (streamed: never all in memory).
+    """
     import imageio_ffmpeg
 
-    height, width = frames.shape[1:3]
-    frames = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-    writer = imageio_ffmpeg.write_frames(
-        str(path), (frames.shape[2], frames.shape[1]), fps=fps, codec="libx264", pix_fmt_out="yuv420p", quality=8,
-        macro_block_size=1,
-    )  # fmt: skip
-    writer.send(None)
+    writer = None
     for frame in frames:
+        height, width = frame.shape[:2]
+        frame = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        if writer is None:
+            writer = imageio_ffmpeg.write_frames(
+                str(path), (frame.shape[1], frame.shape[0]), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                quality=8, macro_block_size=1,
+            )  # fmt: skip
+            writer.send(None)
         writer.send(np.ascontiguousarray(frame))
-    writer.close()
+    if writer is not None:
+        writer.close()

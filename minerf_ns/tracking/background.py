@@ -10,13 +10,18 @@ MAX_FRAMES = 32
 INPAINT_RADIUS = 5
 
 
+def background_sample_rows(num_frames: int) -> np.ndarray:
+    """The (at most ``MAX_FRAMES``, evenly spaced) frame rows that enter the median."""
+    return np.unique(np.linspace(0, num_frames - 1, min(num_frames, MAX_FRAMES)).round().astype(int))
+
+
 def median_background(frames: list[np.ndarray], foregrounds: list[np.ndarray]) -> tuple[np.ndarray, float]:
     """The background (uint8 RGB) and the fraction of its pixels that were seen uncovered at least once.
 
     Pixels covered in every frame (behind the head for the whole video) are filled by inpainting from their
     surroundings.
     """
-    pick = np.linspace(0, len(frames) - 1, min(len(frames), MAX_FRAMES)).round().astype(int)
+    pick = background_sample_rows(len(frames))
     stack = np.stack([frames[k] for k in pick]).astype(np.float32)
     covered = np.stack([foregrounds[k] for k in pick])
     stack[covered] = np.nan

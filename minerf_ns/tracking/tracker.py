@@ -28,7 +28,7 @@ import torch
 
 from minerf_ns.head_pose import TRACKER_TRANS_SCALE, euler_to_rotation, head_pose_to_camera_to_world
 from minerf_ns.synthetic.head_model import NECK_CUT_Y_M, load_head_model
-from minerf_ns.tracking.background import median_background
+from minerf_ns.tracking.background import background_sample_rows, median_background
 from minerf_ns.tracking.face_fitting import FaceFit, FitSettings, fit_video
 from minerf_ns.tracking.face_landmarker import FaceLandmarker
 from minerf_ns.tracking.face_orientation import rigid_free_identity
@@ -167,25 +167,37 @@ def track_video(
     geometry = _HeadGeometry(fit, width, height)
     span = np.stack(points)[..., :2]
     face_px = float(np.median(np.linalg.norm(span.max(1) - span.min(1), axis=-1)) / math.sqrt(2))
-    frames, foregrounds, overlays = [], [], []
-    map_points = lmap.points
-    for row, k in enumerate(tracked):
-        uv = geometry.project(row)
-        masks = head_masks(uv, geometry.is_neck, face_px, height, width)
-        cv2.imwrite(str(folder / "parsing" / f"{k}.png"), masks.parsing_bgr())
-        rgb = _read_rgb(folder / "ori_imgs" / f"{k}.jpg")
-        frames.append(rgb)
-        foregrounds.append(masks.foreground)
-        if settings.overlay:
-            fitted = map_points(np.concatenate([uv, np.zeros((len(uv), 1))], axis=1))
-            text = f"{folder.name} {k}: {fit.residual_px[row].mean():.1f}px"
-            overlays.append(overlay_frame(rgb, points[row], fitted, masks.head, text))
-        progress("masks", row + 1, len(tracked))
-    timings["masks_s"] = time.perf_counter() - t0
+    samples = set(background_sample_rows(len(tracked)).tolist())
+    frames, foregrounds = [], []  # only the background's sampled frames stay in memory
+
+    def masks_and_overlays():
+        """Write each frame's parsing; yield its overlay frame (None without --overlay)."""
+        for row, k in enumerate(tracked):
+            uv = geometry.project(row)
+            masks = head_masks(uv, geometry.is_neck, face_px, height, width)
+            if not cv2.imwrite(str(folder / "parsing" / f"{k}.png"), masks.parsing_bgr()):
+                raise TrackInputError(folder / "parsing", "could not be written", "check the output folder")
+            rgb = _read_rgb(folder / "ori_imgs" / f"{k}.jpg") if settings.overlay or row in samples else None
+            if row in samples:
+                frames.append(rgb)
+                foregrounds.append(masks.foreground)
+            progress("masks" + (" + overlay video" if settings.overlay else ""), row + 1, len(tracked))
+            if settings.overlay:
+                fitted = lmap.points(np.concatenate([uv, np.zeros((len(uv), 1))], axis=1))
+                text = f"{folder.name} {k}: {fit.residual_px[row].mean():.1f}px"
+                yield overlay_frame(rgb, points[row], fitted, masks.head, text)
+
+    if settings.overlay:
+        from minerf_ns.scripts.media import write_video  # the one mp4 writer of the package
+
+        write_video(folder / "track_overlay.mp4", masks_and_overlays(), int(round(source.fps)))
+    else:
+        for _ in masks_and_overlays():
+            pass
+    timings["masks_and_overlay_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     background, seen = median_background(frames, foregrounds)
-    del frames
     _write_jpeg(folder / "bc.jpg", background)
     timings["background_s"] = time.perf_counter() - t0
 
@@ -206,15 +218,6 @@ def track_video(
     for split, rows in splits.items():
         with open(folder / f"transforms_{split}.json", "w", encoding="utf-8") as handle:
             json.dump(_transforms(fit, tracked, rows, width, height), handle, indent=1)
-
-    if settings.overlay and overlays:
-        from minerf_ns.scripts.media import write_video  # the one mp4 writer of the package
-
-        t0 = time.perf_counter()
-        progress("overlay video", 0, 1)
-        write_video(folder / "track_overlay.mp4", np.stack(overlays), int(round(source.fps)))
-        progress("overlay video", 1, 1)
-        timings["overlay_s"] = time.perf_counter() - t0
 
     per_frame = fit.residual_px.mean(1)
     warnings = []
