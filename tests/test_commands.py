@@ -5,12 +5,13 @@ with --camera-idx, ns-render dataset --split test."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from nerfstudio_cli import EXPRESSION_DIM, TRAIN_FRAMES, run, train
+from nerfstudio_cli import BIN, EXPRESSION_DIM, TRAIN_FRAMES, run, train
 from PIL import Image
 
 from minerf_ns.interaction import make_interaction
@@ -65,6 +66,28 @@ def test_ns_eval_reports_head_box_metrics(trained, tmp_path):
         assert key in results and np.isfinite(results[key]), key
     assert 3.0 < results["psnr"] < 40.0 and 0.0 < results["ssim"] <= 1.0
     assert "lpips" not in results or 0.0 <= results["lpips"] <= 1.0
+
+
+def test_minerf_eval_heldout_matches_ns_eval_and_writes_the_comparison(trained, tmp_path):
+    config = str(trained / "config.yml")
+    out = tmp_path / "heldout"
+    run("minerf-eval", "heldout", "--load-config", config, "--output-dir", str(out), cwd=tmp_path)
+    report = json.loads((out / "heldout.json").read_text())
+    assert sorted(report["identities"]) == ["ada", "ben"]
+    for key in ("psnr", "ssim", "head_psnr", "head_ssim"):
+        per_identity = [m[key] for m in report["identities"].values()]
+        assert report["mean"][key] == pytest.approx(float(np.mean(per_identity)))
+    assert 3.0 < report["mean"]["psnr"] < 40.0 and 0.0 < report["mean"]["ssim"] <= 1.0
+    # ns-eval averages the same held-out frames (3 per identity), so the overall PSNR agrees with ours.
+    run("ns-eval", "--load-config", config, "--output-path", str(tmp_path / "eval.json"), cwd=tmp_path)
+    assert json.loads((tmp_path / "eval.json").read_text())["results"]["psnr"] == pytest.approx(
+        report["mean"]["psnr"], abs=0.05
+    )
+    comparison = np.asarray(Image.open(out / "heldout_comparison.png"))
+    assert comparison.shape == (2 * 48 * 4, 3 * 48 * 4, 3)  # one row per identity: truth, render, error (x4 zoom)
+    proc = subprocess.run([str(BIN / "minerf-eval"), "heldout", "--load-config", config, "--output-dir", str(out)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 1 and "already exists" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def _render(trained: Path, tmp_path: Path, kind: str, camera_idx: int, *extra: str) -> list[np.ndarray]:

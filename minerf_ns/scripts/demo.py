@@ -82,9 +82,7 @@ class DemoCommand:
         config_path = trainer.base_dir / "config.yml"
         summary = {
             "identities": per_identity,
-            "mean": {
-                k: float(np.mean([m[k] for m in per_identity.values()])) for k in next(iter(per_identity.values()))
-            },
+            "mean": mean_metrics(per_identity),
             "method": self.method,
             "iterations": self.iterations,
             "seconds": time.perf_counter() - started,
@@ -166,15 +164,26 @@ def render_orbits(model, dataset, num_frames: int) -> np.ndarray:
     return np.concatenate(columns, axis=2)
 
 
-def print_summary(summary: dict, out: Path) -> None:
-    """The per-identity table and what to run next."""
-    table = Table(title=f"held-out frames after {summary['iterations']} iterations")
+def mean_metrics(per_identity: Dict[str, Dict[str, float]]) -> Dict[str, float]:
+    """The mean over identities of each metric."""
+    keys = next(iter(per_identity.values()))
+    return {k: float(np.mean([m[k] for m in per_identity.values()])) for k in keys}
+
+
+def held_out_table(per_identity: Dict[str, Dict[str, float]], mean: Dict[str, float], title: str) -> Table:
+    """PSNR/SSIM on the frame and the head box, one row per identity and the mean."""
+    table = Table(title=title)
     for column in ("identity", "PSNR", "SSIM", "head PSNR", "head SSIM"):
         table.add_column(column, justify="right")
-    rows = list(summary["identities"].items()) + [("mean", summary["mean"])]
-    for name, m in rows:
+    for name, m in list(per_identity.items()) + [("mean", mean)]:
         table.add_row(name, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['head_psnr']:.2f}", f"{m['head_ssim']:.3f}")
-    CONSOLE.print(table)
+    return table
+
+
+def print_summary(summary: dict, out: Path) -> None:
+    """The per-identity table and what to run next."""
+    title = f"held-out frames after {summary['iterations']} iterations"
+    CONSOLE.print(held_out_table(summary["identities"], summary["mean"], title))
     CONSOLE.print(f"held-out PSNR: {summary['mean']['psnr']:.2f} dB (head box {summary['mean']['head_psnr']:.2f} dB)")
     CONSOLE.print(f"wrote {out / 'heldout_comparison.png'}, {out / 'orbit.mp4'}, {out / 'metrics.json'}")
     CONSOLE.print(f"took {summary['seconds']:.0f} s. Next: ns-viewer --load-config {summary['config']}")

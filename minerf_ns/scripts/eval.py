@@ -159,7 +159,7 @@ class EvalHeldOut:
     """Replace an existing output folder's files."""
 
     def main(self) -> None:
-        from minerf_ns.scripts.demo import evaluate_held_out
+        from minerf_ns.scripts.demo import evaluate_held_out, held_out_table, mean_metrics
 
         tool = "minerf-eval heldout"
         refuse_existing(self.output_dir, tool, self.overwrite)
@@ -167,18 +167,11 @@ class EvalHeldOut:
         per_identity, comparison = evaluate_held_out(pipeline)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         write_png(self.output_dir / "heldout_comparison.png", comparison)
-        mean = {k: float(np.mean([m[k] for m in per_identity.values()])) for k in METRIC_KEYS}
+        mean = mean_metrics(per_identity)
         with open(self.output_dir / "heldout.json", "w", encoding="utf-8") as handle:
             json.dump({"config": str(self.load_config), "step": step, "identities": per_identity, "mean": mean}, handle,
                       indent=1)  # fmt: skip
-        table = Table(title=f"held-out frames, step {step}")
-        for column in ("identity", "PSNR", "SSIM", "head PSNR", "head SSIM"):
-            table.add_column(column, justify="right")
-        for name, m in list(per_identity.items()) + [("mean", mean)]:
-            table.add_row(
-                name, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['head_psnr']:.2f}", f"{m['head_ssim']:.3f}"
-            )
-        CONSOLE.print(table)
+        CONSOLE.print(held_out_table(per_identity, mean, f"held-out frames, step {step}"))
         CONSOLE.print(f"wrote {self.output_dir / 'heldout.json'} and {self.output_dir / 'heldout_comparison.png'}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 
@@ -18,20 +20,16 @@ def background_sample_rows(num_frames: int) -> np.ndarray:
 def median_background(frames: list[np.ndarray], foregrounds: list[np.ndarray]) -> tuple[np.ndarray, float]:
     """The background (uint8 RGB) and the fraction of its pixels that were seen uncovered at least once.
 
-    Pixels covered in every frame (behind the head for the whole video) are filled by inpainting from their
-    surroundings.
+    ``frames`` are the sampled frames (``background_sample_rows``). Pixels covered in every one of them (behind the
+    head for the whole video) are filled by inpainting from their surroundings.
     """
-    pick = background_sample_rows(len(frames))
-    stack = np.stack([frames[k] for k in pick]).astype(np.float32)
-    covered = np.stack([foregrounds[k] for k in pick])
+    stack = np.stack(frames).astype(np.float32)
+    covered = np.stack(foregrounds)
     stack[covered] = np.nan
     seen = ~covered.all(0)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            median = np.nanmedian(stack, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels: never seen, inpainted below
+        median = np.nanmedian(stack, axis=0)
     median = np.where(seen[..., None], median, 0.0)
     image = np.clip(np.round(median), 0, 255).astype(np.uint8)
     if not seen.all():

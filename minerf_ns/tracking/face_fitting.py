@@ -65,6 +65,12 @@ class FaceFit:
     """Per-landmark reprojection error in pixels."""
 
 
+def face_size_px(landmarks: Float[np.ndarray, "N L 3"]) -> float:
+    """The face's size in pixels: the median over frames of the landmarks' bounding-box diagonal."""
+    xy = torch.as_tensor(landmarks[..., :2], dtype=torch.float32)
+    return float((xy.amax(1) - xy.amin(1)).norm(dim=-1).median())
+
+
 def euler_to_rotation_torch(euler: Float[Tensor, "N 3"]) -> Float[Tensor, "N 3 3"]:
     """``minerf_ns.head_pose.euler_to_rotation`` in torch (differentiable)."""
     a, b, c = euler.unbind(-1)
@@ -99,8 +105,7 @@ class _Problem:
         self.neutral = torch.as_tensor(neutral, dtype=torch.float32)
         self.id_delta = torch.as_tensor(id_delta[: settings.identity_modes], dtype=torch.float32)
         self.expr_delta = torch.as_tensor(expr_delta, dtype=torch.float32)
-        span = self.target.amax(1) - self.target.amin(1)
-        self.face_px = float(span.norm(dim=-1).median())
+        self.face_px = face_size_px(landmarks)
         weights = settings.landmark_weights
         self.weights = torch.ones(self.target.shape[1]) if weights is None else torch.as_tensor(weights).float()
         self.weights = self.weights / self.weights.mean()

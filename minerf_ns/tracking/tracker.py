@@ -28,8 +28,9 @@ import torch
 
 from minerf_ns.head_pose import TRACKER_TRANS_SCALE, euler_to_rotation, head_pose_to_camera_to_world
 from minerf_ns.synthetic.head_model import NECK_CUT_Y_M, load_head_model
+from minerf_ns.synthetic.rasterizer import project
 from minerf_ns.tracking.background import background_sample_rows, median_background
-from minerf_ns.tracking.face_fitting import FaceFit, FitSettings, fit_video
+from minerf_ns.tracking.face_fitting import FaceFit, FitSettings, face_size_px, fit_video
 from minerf_ns.tracking.face_landmarker import FaceLandmarker
 from minerf_ns.tracking.face_orientation import rigid_free_identity
 from minerf_ns.tracking.head_mask import head_masks
@@ -78,10 +79,9 @@ def _read_rgb(path: Path) -> np.ndarray:
 class _HeadGeometry:
     """The fitted head's full mesh per frame, projected to pixels."""
 
-    def __init__(self, fit: FaceFit, width: int, height: int) -> None:
+    def __init__(self, fit: FaceFit, identity_delta: np.ndarray, width: int, height: int) -> None:
         model = load_head_model()
-        modes = len(fit.identity)
-        identity = torch.from_numpy(rigid_free_identity(model)[:modes])
+        identity = torch.from_numpy(identity_delta[: len(fit.identity)])
         self.shape = torch.from_numpy(model.neutral) + torch.einsum(
             "k,kvc->vc", torch.from_numpy(fit.identity), identity
         )
@@ -94,14 +94,8 @@ class _HeadGeometry:
         verts = self.shape + torch.einsum("e,evc->vc", torch.from_numpy(self.fit.expressions[row]), self.expr_delta)
         rot = euler_to_rotation(self.fit.euler[row])
         cam = verts.numpy().astype(np.float64) @ rot.T + self.fit.translation[row]
-        depth = np.maximum(-cam[:, 2], 1e-3)
-        return np.stack(
-            [
-                self.width / 2.0 + self.fit.focal * cam[:, 0] / depth,
-                self.height / 2.0 - self.fit.focal * cam[:, 1] / depth,
-            ],
-            axis=-1,
-        )
+        focal = self.fit.focal
+        return project(cam, focal, focal, self.width / 2.0, self.height / 2.0)[0]
 
 
 def _transforms(fit: FaceFit, frame_ids: list[int], rows: range, width: int, height: int) -> dict:
@@ -158,15 +152,16 @@ def track_video(
     progress("fitting", 0, 1)
     lmap = load_landmark_map()
     model = load_head_model()
+    identity_delta = rigid_free_identity(model)
+    landmarks = np.stack(points)
     fit_settings = settings.fit or FitSettings(landmark_weights=lmap.weights())
-    fit = fit_video(np.stack(points), width, height, lmap.basis(model, rigid_free_identity(model)), fit_settings)
+    fit = fit_video(landmarks, width, height, lmap.basis(model, identity_delta), fit_settings)
     progress("fitting", 1, 1)
     timings["fit_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    geometry = _HeadGeometry(fit, width, height)
-    span = np.stack(points)[..., :2]
-    face_px = float(np.median(np.linalg.norm(span.max(1) - span.min(1), axis=-1)) / math.sqrt(2))
+    geometry = _HeadGeometry(fit, identity_delta, width, height)
+    face_px = face_size_px(landmarks) / math.sqrt(2)
     samples = set(background_sample_rows(len(tracked)).tolist())
     frames, foregrounds = [], []  # only the background's sampled frames stay in memory
 
@@ -185,7 +180,7 @@ def track_video(
             if settings.overlay:
                 fitted = lmap.points(np.concatenate([uv, np.zeros((len(uv), 1))], axis=1))
                 text = f"{folder.name} {k}: {fit.residual_px[row].mean():.1f}px"
-                yield overlay_frame(rgb, points[row], fitted, masks.head, text)
+                yield overlay_frame(rgb, landmarks[row], fitted, masks.head, text)
 
     if settings.overlay:
         from minerf_ns.scripts.media import write_video  # the one mp4 writer of the package
