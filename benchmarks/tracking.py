@@ -1,6 +1,6 @@
 """``minerf-track`` accuracy on synthetic videos (exact truth) and speed/reprojection on real clips.
 
-    python benchmarks/tracking.py --synthetic DATA [--real CLIP.mp4 ...] [--out OUT]
+    python benchmarks/tracking.py --synthetic DATA [--real CLIP.mp4 ...] [--photometric] [--out OUT]
 
 DATA is a ``minerf-synth`` dataset; each identity's ``head_imgs/`` folder is tracked as a raw video (the tracker
 never sees the truth) and its ``track_params.pt`` is compared with ``_ground_truth/meta.json``. Real clips report
@@ -18,13 +18,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minerf_ns.tracking.photometric_refinement import PhotometricSettings
 from minerf_ns.tracking.track_accuracy import tracking_errors
 from minerf_ns.tracking.tracker import TrackSettings, track_video
 from minerf_ns.tracking.video_source import open_source
 
 
-def track(path: Path, out: Path, name: str) -> tuple[dict, dict]:
-    report = track_video(open_source(path), out / name, TrackSettings())
+def track(path: Path, out: Path, name: str, photometric: bool) -> tuple[dict, dict]:
+    settings = TrackSettings(photometric=PhotometricSettings() if photometric else None)
+    report = track_video(open_source(path), out / name, settings)
     params = torch.load(out / name / "track_params.pt", weights_only=True)
     return report, {k: v.numpy() for k, v in params.items()}
 
@@ -33,6 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=Path)
     parser.add_argument("--real", type=Path, nargs="*", default=[])
+    parser.add_argument("--photometric", action="store_true", help="minerf-track --photometric")
     parser.add_argument("--out", type=Path, default=None, help="keep the tracked folders here (default: temporary)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="track-bench-"))
@@ -45,7 +48,7 @@ def main() -> None:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
         for entry in meta["identities"]:
-            report, params = track(args.synthetic / entry["name"] / "head_imgs", out, entry["name"])
+            report, params = track(args.synthetic / entry["name"] / "head_imgs", out, entry["name"], args.photometric)
             err = tracking_errors(params, entry)
             true_focal = meta["intrinsics"]["fx"]
             rows.append(err)
@@ -59,7 +62,7 @@ def main() -> None:
         print(f"mean: rotation {mean['rotation_deg_mean']:.2f} deg (offset removed {offset_removed:.2f}),"
               f" jawOpen MAE {mean['jaw_open_mae']:.3f}, expression MAE {mean['expression_mae']:.3f}")  # fmt: skip
     for clip in args.real:
-        report, _ = track(clip, out, clip.stem)
+        report, _ = track(clip, out, clip.stem, args.photometric)
         err = report["reprojection_error_px"]
         print(f"real {clip.name}: {report['width']}x{report['height']}, {report['frames_tracked']}/{report['frames']} "
               f"tracked, reprojection mean {err['mean']:.2f} px (p95 frame {err['p95_frame']:.2f}), focal "

@@ -24,6 +24,23 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
+def fails(*args: str, cwd: Path) -> str:
+    """Run a console script that must stop cleanly (exit 1, no traceback); return its stderr."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    return proc.stderr
+
+
+def fail_line(*args: str, cwd: Path) -> str:
+    """``fails``, returning the last line, which must start with the command's name."""
+    stderr = fails(*args, cwd=cwd)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith(f"{args[0]}: "), stderr[-1000:]
+    return lines[-1]
+
+
 def train(data: Path, out: Path, *extra: str, iterations: int = 4, method: str = "mi-nerf-small") -> Path:
     """Run ns-train and return the run folder (holding config.yml and nerfstudio_models/)."""
     save_every = str(max(2, iterations // 2))

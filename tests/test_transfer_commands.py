@@ -4,14 +4,12 @@ scripts on a tiny `mi-nerf-fast` model trained on 2 of the 3 identities of a syn
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from nerfstudio_cli import BIN, EXPRESSION_DIM, run
+from nerfstudio_cli import EXPRESSION_DIM, fails, run
 from PIL import Image
 
 FRAMES = 20  # per video of the synth_dataset fixture; 18 train, 2 held out
@@ -20,15 +18,6 @@ FRAMES = 20  # per video of the synth_dataset fixture; 18 train, 2 held out
 def state(run_dir: Path) -> dict:
     ckpt = sorted((run_dir / "nerfstudio_models").glob("step-*.ckpt"))[-1]
     return torch.load(ckpt, map_location="cpu", weights_only=True)["pipeline"]
-
-
-def fails(*args: str, cwd: Path) -> str:
-    """Run a command that must fail cleanly; return its stderr."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True, text=True)
-    assert proc.returncode == 1, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    return proc.stderr
 
 
 def png_frames(folder: Path) -> list[np.ndarray]:

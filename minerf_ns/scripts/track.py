@@ -40,6 +40,9 @@ class TrackCommand:
     """Use at most this many frames of each video."""
     overlay: bool = True
     """Write track_overlay.mp4 (fitted landmarks and head mask over the frames) for each video."""
+    photometric: bool = False
+    """Refine the landmark fit with photo-consistency of the face's colours across frames: steadier head rotation
+    and expressions (see BENCHMARKS.md), about 0.1 s more per frame on CPU."""
     overwrite: bool = False
     """Replace ROOT/<name>/ folders that already exist (otherwise the command stops and writes nothing)."""
 
@@ -81,9 +84,11 @@ class TrackCommand:
         if taken and not self.overwrite:
             fail(TOOL, f"{taken[0]} already exists. Fix: pass another --output or --overwrite (nothing written)")
 
-        from minerf_ns.tracking.tracker import TrackSettings, track_video  # torch and LiteRT load here
+        from minerf_ns.tracking.photometric_refinement import PhotometricSettings  # torch and LiteRT load here
+        from minerf_ns.tracking.tracker import TrackSettings, track_video
 
-        settings = TrackSettings(size=self.size, overlay=self.overlay)
+        photometric = PhotometricSettings() if self.photometric else None
+        settings = TrackSettings(size=self.size, overlay=self.overlay, photometric=photometric)
         reports = []
         for source in sources:
             folder = self.output / source.identity

@@ -63,6 +63,10 @@ class FaceFit:
     """Focal length in pixels."""
     residual_px: Float[np.ndarray, "N L"]
     """Per-landmark reprojection error in pixels."""
+    depth_frame: Float[np.ndarray, " 3"] = field(default_factory=lambda: np.zeros(3, dtype=np.float32))
+    """Constant rotation (Euler, radians) between FaceMesh's relative depth and the head's."""
+    depth_scale: float = 1.0
+    """Scale of FaceMesh's relative depth against the head's."""
 
 
 def face_size_px(landmarks: Float[np.ndarray, "N L 3"]) -> float:
@@ -180,20 +184,34 @@ class _Problem:
         return data + prior + smooth
 
 
-def _optimise(problem: _Problem, params: dict, frames: Tensor, steps: int, rigid: bool) -> float:
+ExtraLoss = Callable[[dict, int], Tensor]
+"""An additional loss term ``extra(params, step)`` (e.g. the photometric one) added to the landmark loss."""
+
+
+def _optimise(
+    problem: _Problem,
+    params: dict,
+    frames: Tensor,
+    steps: int,
+    rigid: bool,
+    lr_scale: float = 1.0,
+    extra: Optional[ExtraLoss] = None,
+) -> float:
     groups = [
-        {"params": [params["euler"]], "lr": 0.02},
-        {"params": [params["translation"]], "lr": 0.005},
-        {"params": [params["identity"]], "lr": 0.05},
-        {"params": [params["log_focal"], params["log_depth_scale"], params["depth_frame"]], "lr": 0.02},
+        {"params": [params["euler"]], "lr": 0.02 * lr_scale},
+        {"params": [params["translation"]], "lr": 0.005 * lr_scale},
+        {"params": [params["identity"]], "lr": 0.05 * lr_scale},
+        {"params": [params["log_focal"], params["log_depth_scale"], params["depth_frame"]], "lr": 0.02 * lr_scale},
     ]
     if not rigid:
-        groups.append({"params": [params["expressions"]], "lr": 0.02})
+        groups.append({"params": [params["expressions"]], "lr": 0.02 * lr_scale})
     optimiser = torch.optim.Adam(groups)
     loss = torch.zeros(())
-    for _ in range(steps):
+    for step in range(steps):
         optimiser.zero_grad(set_to_none=True)
         loss = problem.loss(params, frames)
+        if extra is not None:
+            loss = loss + extra(params, step)
         loss.backward()
         optimiser.step()
         with torch.no_grad():
@@ -241,8 +259,12 @@ def fit_video(
     if progress:
         progress("expression fit")
     _optimise(problem, params, all_frames, settings.full_steps, rigid=False)
+    return _to_fit(problem, params, all_frames)
+
+
+def _to_fit(problem: _Problem, params: dict, frames: Tensor) -> FaceFit:
     with torch.no_grad():
-        residual = problem.residual(params, all_frames).norm(dim=-1)
+        residual = problem.residual(params, frames).norm(dim=-1)
     return FaceFit(
         euler=params["euler"].detach().numpy().astype(np.float32),
         translation=params["translation"].detach().numpy().astype(np.float32),
@@ -250,4 +272,47 @@ def fit_video(
         identity=params["identity"].detach().numpy().astype(np.float32),
         focal=float(params["log_focal"].detach().exp()),
         residual_px=residual.numpy().astype(np.float32),
+        depth_frame=params["depth_frame"].detach().numpy()[0].astype(np.float32),
+        depth_scale=float(params["log_depth_scale"].detach().exp()),
     )
+
+
+def params_of(fit: FaceFit) -> dict:
+    """The fit's parameters as leaf tensors that require grad (the inverse of what ``fit_video`` returns)."""
+    values = {
+        "euler": torch.from_numpy(fit.euler.copy()),
+        "translation": torch.from_numpy(fit.translation.copy()),
+        "expressions": torch.from_numpy(fit.expressions.copy()),
+        "identity": torch.from_numpy(fit.identity.copy()),
+        "log_focal": torch.tensor(float(np.log(fit.focal))),
+        "log_depth_scale": torch.tensor(float(np.log(fit.depth_scale))),
+        "depth_frame": torch.from_numpy(fit.depth_frame.copy())[None],
+    }
+    return {name: value.float().requires_grad_(True) for name, value in values.items()}
+
+
+def refine_video(
+    fit: FaceFit,
+    landmarks: Float[np.ndarray, "N L 3"],
+    width: int,
+    height: int,
+    basis: tuple[np.ndarray, np.ndarray, np.ndarray],
+    extra: ExtraLoss,
+    steps: int,
+    settings: Optional[FitSettings] = None,
+    lr_scale: float = 0.1,
+) -> FaceFit:
+    """Continue a fit with an extra loss term beside the landmark loss, at smaller step sizes.
+
+    Args:
+        fit: the result of ``fit_video`` on the same landmarks.
+        extra: called as ``extra(params, step)`` with the parameter dict (``params_of``); returns a scalar loss.
+        steps: Adam steps.
+        lr_scale: step sizes relative to ``fit_video``'s.
+    """
+    settings = settings or FitSettings()
+    problem = _Problem(landmarks, width, height, basis, settings)
+    params = params_of(fit)
+    all_frames = torch.arange(landmarks.shape[0])
+    _optimise(problem, params, all_frames, steps, rigid=False, lr_scale=lr_scale, extra=extra)
+    return _to_fit(problem, params, all_frames)

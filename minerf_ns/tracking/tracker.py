@@ -36,6 +36,7 @@ from minerf_ns.tracking.face_orientation import rigid_free_identity
 from minerf_ns.tracking.head_mask import head_masks
 from minerf_ns.tracking.landmark_map import load_landmark_map
 from minerf_ns.tracking.overlay import overlay_frame
+from minerf_ns.tracking.photometric_refinement import PhotometricSettings, refine_photometric, working_frame
 from minerf_ns.tracking.video_source import TrackInputError, VideoSource
 
 HELD_OUT_FRACTION = 0.1
@@ -55,6 +56,9 @@ class TrackSettings:
     overlay: bool = True
     """Write ``track_overlay.mp4``."""
     fit: FitSettings | None = None
+    """Landmark-fit weights and schedule (default: ``FitSettings`` with the landmark map's weights)."""
+    photometric: PhotometricSettings | None = None
+    """Refine the landmark fit with photo-consistency (``photometric_refinement``); None: landmark fit only."""
 
 
 def square_resize(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -123,7 +127,7 @@ def track_video(
     (folder / "ori_imgs").mkdir()
     (folder / "parsing").mkdir()
     landmarker = FaceLandmarker()
-    tracked, skipped, points = [], [], []
+    tracked, skipped, points, small_frames = [], [], [], []
     width = height = None
     total = source.num_frames
     for k, rgb in enumerate(source.frames()):
@@ -137,6 +141,8 @@ def track_video(
         else:
             tracked.append(k)
             points.append(result.points)
+            if settings.photometric:
+                small_frames.append(working_frame(rgb, settings.photometric.max_size))
         progress("landmarks", k + 1, max(total, k + 1))
     num_frames = len(tracked) + len(skipped)
     timings["read_and_landmarks_s"] = time.perf_counter() - start
@@ -155,9 +161,18 @@ def track_video(
     identity_delta = rigid_free_identity(model)
     landmarks = np.stack(points)
     fit_settings = settings.fit or FitSettings(landmark_weights=lmap.weights())
-    fit = fit_video(landmarks, width, height, lmap.basis(model, identity_delta), fit_settings)
+    basis = lmap.basis(model, identity_delta)
+    fit = fit_video(landmarks, width, height, basis, fit_settings)
     progress("fitting", 1, 1)
     timings["fit_s"] = time.perf_counter() - t0
+    if settings.photometric:
+        t0 = time.perf_counter()
+        fit = refine_photometric(
+            fit, landmarks, small_frames, width, height, basis, model, identity_delta, fit_settings,
+            settings.photometric, progress=lambda step, steps: progress("photometric refinement", step + 1, steps),
+        )  # fmt: skip
+        del small_frames
+        timings["photometric_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     geometry = _HeadGeometry(fit, identity_delta, width, height)
@@ -238,6 +253,7 @@ def track_video(
             "max_frame": float(per_frame.max()),
         },
         "focal_px": fit.focal,
+        "photometric_refinement": settings.photometric is not None,
         "background_seen_fraction": seen,
         "train_frames": len(splits["train"]),
         "val_frames": len(splits["val"]),
