@@ -20,6 +20,7 @@ from jaxtyping import Bool, Float, UInt8
 from torch import Tensor
 
 from minerf_ns.synthetic.head_model import HeadModel
+from minerf_ns.synthetic.rasterizer import project as project_points
 from minerf_ns.synthetic.rasterizer import rasterize
 from minerf_ns.tracking.face_fitting import FaceFit, FitSettings, euler_to_rotation_torch, project, refine_video
 
@@ -128,10 +129,8 @@ class PhotoConsistency:
             verts = shape + np.tensordot(params["expressions"][row].numpy(), self.model.expr_delta, axes=1)
             cam = verts.astype(np.float64) @ rotations[row].T.astype(np.float64) + params["translation"][row].numpy()
             frags = rasterize(cam, self.model.triangles, focal, focal, width / 2, height / 2, height, width)
-            sub = cam[self.vertices]
-            depth = -sub[:, 2]
-            u = width / 2 + focal * sub[:, 0] / depth
-            v = height / 2 - focal * sub[:, 1] / depth
+            uv, depth = project_points(cam[self.vertices], focal, focal, width / 2, height / 2)
+            u, v = uv[:, 0], uv[:, 1]
             inside = (u >= 1) & (u < width - 1) & (v >= 1) & (v < height - 1)
             cols = np.clip(u.astype(int), 0, width - 1)
             rows = np.clip(v.astype(int), 0, height - 1)
