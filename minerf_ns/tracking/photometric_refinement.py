@@ -117,17 +117,18 @@ class PhotoConsistency:
     @torch.no_grad()
     def update_visibility(self, params: dict) -> None:
         """Rasterise the fitted head in every frame and mark the sampled vertices the z-buffer sees."""
-        num_ids = params["identity"].shape[0]
+        values = {name: value.detach().numpy().astype(np.float64) for name, value in params.items()}
+        num_ids = len(values["identity"])
         self.id_delta = torch.from_numpy(self.identity_delta[:num_ids, self.vertices]).float()
-        shape = self.model.neutral + np.tensordot(params["identity"].numpy(), self.identity_delta[:num_ids], axes=1)
+        shape = self.model.neutral + np.tensordot(values["identity"], self.identity_delta[:num_ids], axes=1)
         vis_scale = min(1.0, self.settings.visibility_size / max(self.width, self.height))
         width, height = max(1, round(self.width * vis_scale)), max(1, round(self.height * vis_scale))
-        focal = float(params["log_focal"].exp()) * self.scale * width / self.width
-        rotations = euler_to_rotation_torch(params["euler"]).numpy()
+        focal = float(np.exp(values["log_focal"])) * self.scale * width / self.width
+        rotations = euler_to_rotation_torch(params["euler"].detach()).double().numpy()
         visible = np.zeros((rotations.shape[0], len(self.vertices)), dtype=bool)
         for row in range(rotations.shape[0]):
-            verts = shape + np.tensordot(params["expressions"][row].numpy(), self.model.expr_delta, axes=1)
-            cam = verts.astype(np.float64) @ rotations[row].T.astype(np.float64) + params["translation"][row].numpy()
+            verts = shape + np.tensordot(values["expressions"][row], self.model.expr_delta, axes=1)
+            cam = verts @ rotations[row].T + values["translation"][row]
             frags = rasterize(cam, self.model.triangles, focal, focal, width / 2, height / 2, height, width)
             uv, depth = project_points(cam[self.vertices], focal, focal, width / 2, height / 2)
             u, v = uv[:, 0], uv[:, 1]
