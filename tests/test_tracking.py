@@ -135,19 +135,20 @@ def test_landmarker_follows_the_largest_of_two_faces():
     assert landmarker.detector_calls == 1
 
 
-def test_head_masks_label_hair_beside_the_neck_as_foreground():
-    """A round head (radius 20 px) over a narrow neck: the hair band beside the neck never feeds the background."""
+def test_head_masks_from_projected_vertices():
+    """A round head (radius 20 px) over a narrow neck: head grown for hair, neck, torso below the neck's end."""
     angles = np.linspace(0, 2 * np.pi, 50)
     head = np.stack([50 + 20 * np.cos(angles), 40 + 20 * np.sin(angles)], 1)
     neck = np.stack([50 + 6 * np.cos(angles), 68 + 8 * np.sin(angles)], 1)
     is_neck = np.r_[np.zeros(50, bool), np.ones(50, bool)]
-    masks = head_masks(np.concatenate([head, neck]), is_neck, 100.0, 100, 100)  # hair margin 12 px
+    masks = head_masks(np.concatenate([head, neck]), is_neck, 100.0, 100, 100)  # hair margin 12 px, lift 15 px
     assert masks.head[40, 50] and masks.head[40, 19] and not masks.head[40, 16]  # hull radius 20 + 12
+    assert masks.head[2, 50]  # above the grown hull's top (row 8): swept up by the lift
     assert masks.neck[74, 50] and not masks.head[74, 50]  # the neck below the grown head
-    assert masks.torso[70, 30] and masks.torso[99, 80]  # beside the neck, under the head's widest row
-    assert not masks.foreground[70, 10] and not masks.foreground[5, 5]  # outside the head's columns; top corner
+    assert masks.torso[80, 50] and masks.torso[99, 5] and not masks.torso[75, 50]  # rows below the neck's end
+    assert not masks.foreground[70, 30] and not masks.foreground[5, 5]  # beside the neck; top corner
     assert (masks.head & masks.torso).sum() == 0 and (masks.neck & masks.torso).sum() == 0
-    assert tuple(masks.parsing_bgr()[70, 30]) == (0, 0, 255) and tuple(masks.parsing_bgr()[5, 5]) == (255, 255, 255)
+    assert tuple(masks.parsing_bgr()[90, 50]) == (0, 0, 255) and tuple(masks.parsing_bgr()[5, 5]) == (255, 255, 255)
 
 
 def test_track_writes_a_dataset_mi_nerf_reads(tracked, synthetic_clip):

@@ -3,9 +3,7 @@
 Colours are BGR as OpenCV writes them (AD-NeRF's ``parsing/*.png``): head (255, 0, 0), neck (0, 255, 0), torso
 (0, 0, 255), background white. The ICT head has a skull but no hair volume, so the head region is the convex hull
 of the projected head grown by ``HAIR_GROWTH`` of the face size and swept up by ``HAIR_LIFT``; below the neck is
-torso, and so is the band under the head's widest row as wide as the head (long hair and shoulders: never static
-background in a talking-head video, so it stays out of ``bc.jpg``). Only the head label is used for training (the
-head box); the other labels decide which pixels the background median may use.
+torso.
 """
 
 from __future__ import annotations
@@ -75,8 +73,7 @@ def head_masks(
     """Masks of one frame from the projected mesh (pixel coordinates of every vertex).
 
     The head is the convex hull of the projected head vertices grown for hair; the neck the hull of the neck
-    vertices; torso is everything below the neck's lowest row and, under the head's widest row, the columns the
-    head spans (long hair falling beside the neck).
+    vertices; everything below the neck's lowest row is torso.
 
     Args:
         uv: projected vertices.
@@ -90,10 +87,5 @@ def head_masks(
     torso = np.zeros_like(head)
     if rows.size:
         torso[rows.max() :] = True
-    widths = head.sum(1)
-    if widths.any():
-        widest = int(np.argmax(widths))
-        cols = np.nonzero(head[widest])[0]
-        torso[widest:, cols.min() : cols.max() + 1] = True
     torso &= ~(head | neck)
     return HeadMasks(head=head, neck=neck, torso=torso)
