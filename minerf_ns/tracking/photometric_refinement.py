@@ -69,7 +69,7 @@ class PhotoConsistency:
         frames: the tracked frames at working size, uint8 RGB, in fit-row order.
         full_width: width of the frames the fit was made on (pixels are rescaled to the working size).
         model: the head model.
-        identity_delta: the identity basis the fit used [I, V, 3].
+        identity_delta: the identity modes the fit used, as many as it has weights [I, V, 3].
         settings: the schedule.
     """
 
@@ -84,9 +84,13 @@ class PhotoConsistency:
         self.settings = settings
         self.height, self.width = frames[0].shape[:2]
         self.scale = self.width / full_width
-        blurred = [cv2.GaussianBlur(f, (0, 0), settings.blur_px) if settings.blur_px > 0 else f for f in frames]
+        self.centre = torch.tensor([self.width / 2.0, self.height / 2.0])
+        stack = np.stack(frames)
+        if settings.blur_px > 0:
+            for k in range(len(stack)):
+                stack[k] = cv2.GaussianBlur(stack[k], (0, 0), settings.blur_px)
         # Short videos keep float frames (converted once); long ones uint8, converted batch by batch.
-        self.frames = torch.from_numpy(np.stack(blurred)).permute(0, 3, 1, 2).contiguous()  # N 3 h w
+        self.frames = torch.from_numpy(stack).permute(0, 3, 1, 2).contiguous()  # N 3 h w
         if len(frames) <= settings.batch_frames:
             self.frames = self.frames.float() / 255.0
         self.model = model
@@ -95,8 +99,8 @@ class PhotoConsistency:
         self.vertices = np.sort(rng.choice(face, min(settings.num_vertices, len(face)), replace=False))
         self.identity_delta = identity_delta
         self.neutral = torch.from_numpy(model.neutral[self.vertices]).float()
+        self.id_delta = torch.from_numpy(identity_delta[:, self.vertices]).float()
         self.expr_delta = torch.from_numpy(model.expr_delta[:, self.vertices]).float()
-        self.id_delta: Optional[Tensor] = None
         self.visible: Optional[Bool[Tensor, "N S"]] = None
         self.mean: Optional[Float[Tensor, "S 3"]] = None
         self.generator = torch.Generator().manual_seed(0)
@@ -106,8 +110,7 @@ class PhotoConsistency:
         shape = self.neutral + torch.einsum("k,kvc->vc", params["identity"], self.id_delta)
         points = shape[None] + torch.einsum("ne,evc->nvc", params["expressions"][rows], self.expr_delta)
         focal = params["log_focal"].exp() * self.scale
-        centre = torch.tensor([self.width / 2.0, self.height / 2.0])
-        uv = project(points, params["euler"][rows], params["translation"][rows], focal, centre)
+        uv = project(points, params["euler"][rows], params["translation"][rows], focal, self.centre)
         # Pixel k's centre is at k + 0.5 in the fit's continuous coordinates.
         grid = torch.stack([uv[..., 0] / self.width, uv[..., 1] / self.height], -1) * 2.0 - 1.0
         images = self.frames[rows]
@@ -118,9 +121,7 @@ class PhotoConsistency:
     def update_visibility(self, params: dict) -> None:
         """Rasterise the fitted head in every frame and mark the sampled vertices the z-buffer sees."""
         values = {name: value.detach().numpy().astype(np.float64) for name, value in params.items()}
-        num_ids = len(values["identity"])
-        self.id_delta = torch.from_numpy(self.identity_delta[:num_ids, self.vertices]).float()
-        shape = self.model.neutral + np.tensordot(values["identity"], self.identity_delta[:num_ids], axes=1)
+        shape = self.model.neutral + np.tensordot(values["identity"], self.identity_delta, axes=1)
         vis_scale = min(1.0, self.settings.visibility_size / max(self.width, self.height))
         width, height = max(1, round(self.width * vis_scale)), max(1, round(self.height * vis_scale))
         focal = float(np.exp(values["log_focal"])) * self.scale * width / self.width
@@ -189,11 +190,11 @@ def refine_photometric(
         frames: the tracked frames (fit-row order) at working size (``working_frame``).
         width, height: the size of the frames the landmarks were found on.
         basis: the landmark basis the fit used.
-        identity_delta: the vertex identity basis the fit used (``rigid_free_identity``).
+        identity_delta: the vertex identity basis the fit used (``rigid_free_identity``; its first modes are used).
         progress: called as ``progress(step, steps)``.
     """
     settings = settings or PhotometricSettings()
-    loss = PhotoConsistency(frames, width, model, identity_delta, settings)
+    loss = PhotoConsistency(frames, width, model, identity_delta[: len(fit.identity)], settings)
 
     def extra(params: dict, step: int) -> Tensor:
         if progress:

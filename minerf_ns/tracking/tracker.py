@@ -181,7 +181,7 @@ def track_video(
     frames, foregrounds = [], []  # only the background's sampled frames stay in memory
 
     def masks_and_overlays():
-        """Write each frame's parsing; yield its overlay frame (None without --overlay)."""
+        """Write each frame's parsing and keep the background's samples; yield overlay frames (with --overlay)."""
         for row, k in enumerate(tracked):
             uv = geometry.project(row)
             masks = head_masks(uv, geometry.is_neck, face_px, height, width)
