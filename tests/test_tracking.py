@@ -20,6 +20,7 @@ from minerf_ns.synthetic.dataset_writer import SynthSettings, make_scene
 from minerf_ns.synthetic.head_model import load_head_model
 from minerf_ns.synthetic.rasterizer import project
 from minerf_ns.synthetic.talking_head import Appearance, background_image, intrinsics, render_frame
+from minerf_ns.tracking.background import median_background
 from minerf_ns.tracking.face_detector import ssd_anchors, weighted_nms
 from minerf_ns.tracking.face_fitting import FitSettings, fit_video
 from minerf_ns.tracking.face_landmarker import FaceLandmarker
@@ -148,7 +149,26 @@ def test_head_masks_from_projected_vertices():
     assert masks.torso[80, 50] and masks.torso[99, 5] and not masks.torso[75, 50]  # rows below the neck's end
     assert not masks.foreground[70, 30] and not masks.foreground[5, 5]  # beside the neck; top corner
     assert (masks.head & masks.torso).sum() == 0 and (masks.neck & masks.torso).sum() == 0
-    assert tuple(masks.parsing_bgr()[90, 50]) == (0, 0, 255) and tuple(masks.parsing_bgr()[5, 5]) == (255, 255, 255)
+    parsing = masks.parsing_bgr()
+    assert parsing.dtype == np.uint8 and parsing.shape == (100, 100, 3)
+    assert tuple(parsing[90, 50]) == (0, 0, 255) and tuple(parsing[5, 5]) == (255, 255, 255)
+    assert tuple(parsing[40, 50]) == (255, 0, 0) and tuple(parsing[74, 50]) == (0, 255, 0)
+
+
+def test_median_background_skips_covered_samples():
+    """Per pixel the median of the uncovered samples only (two middle values averaged); never-seen pixels inpainted."""
+    values = np.array([10, 200, 30, 40], dtype=np.uint8)
+    frames = [np.full((8, 8, 3), v, dtype=np.uint8) for v in values]
+    covered = [np.zeros((8, 8), bool) for _ in values]
+    covered[1][0, 0] = True  # pixel (0, 0) sees 10, 30, 40 -> 30
+    covered[3][0, 1] = True  # pixel (0, 1) sees 10, 200, 30 -> 30
+    for mask in covered:
+        mask[5, 5] = True  # never seen: filled from its neighbours (35, and 30 in the top row)
+    image, seen = median_background(frames, covered)
+    assert image.dtype == np.uint8 and image.shape == (8, 8, 3)
+    assert image[0, 0].tolist() == [30] * 3 and image[0, 1].tolist() == [30] * 3
+    assert image[7, 7].tolist() == [35] * 3  # 10, 30, 40, 200 -> (30 + 40) / 2
+    assert np.abs(image[5, 5].astype(int) - 35).max() <= 2 and seen == pytest.approx(63 / 64)
 
 
 def test_track_writes_a_dataset_mi_nerf_reads(tracked, synthetic_clip):

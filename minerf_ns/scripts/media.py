@@ -55,7 +55,7 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: int) -> None:
         if writer is None:
             writer = imageio_ffmpeg.write_frames(
                 str(path), (frame.shape[1], frame.shape[0]), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                quality=8, macro_block_size=1,
+                quality=8, macro_block_size=1, output_params=["-preset", "veryfast"],
             )  # fmt: skip
             writer.send(None)
         writer.send(np.ascontiguousarray(frame))

@@ -24,6 +24,9 @@ HAIR_GROWTH = 0.12
 HAIR_LIFT = 0.15
 """Upward extension of the head silhouette, as a fraction of the face size (hair on top)."""
 SUBPIXEL_BITS = 4
+_LABEL_BGR = np.array([BACKGROUND_BGR, TORSO_BGR, NECK_BGR, NECK_BGR] + [HEAD_BGR] * 4, dtype=np.uint8)
+PALETTE_BGR = np.concatenate([_LABEL_BGR, np.zeros((256 - 8, 3), np.uint8)])[None]
+"""[1, 256, 3] colour of each code ``4 head + 2 neck + torso``: the head wins over the neck, the neck over the torso."""
 
 
 @dataclass
@@ -40,13 +43,9 @@ class HeadMasks:
         return self.head | self.neck | self.torso
 
     def parsing_bgr(self) -> np.ndarray:
-        """The AD-NeRF parsing image (uint8 BGR)."""
-        out = np.empty(self.head.shape + (3,), dtype=np.uint8)
-        out[:] = BACKGROUND_BGR
-        out[self.torso] = TORSO_BGR
-        out[self.neck] = NECK_BGR
-        out[self.head] = HEAD_BGR
-        return out
+        """The AD-NeRF parsing image (uint8 BGR); the head wins over the neck, the neck over the torso."""
+        code = (self.head.view(np.uint8) << 2) | (self.neck.view(np.uint8) << 1) | self.torso.view(np.uint8)
+        return cv2.LUT(cv2.merge([code, code, code]), PALETTE_BGR)
 
 
 def grown_hull(points: Float[np.ndarray, "P 2"], radius: float, lift: float = 0.0) -> np.ndarray:

@@ -85,19 +85,17 @@ class _HeadGeometry:
 
     def __init__(self, fit: FaceFit, identity_delta: np.ndarray, width: int, height: int) -> None:
         model = load_head_model()
-        identity = torch.from_numpy(identity_delta[: len(fit.identity)])
-        self.shape = torch.from_numpy(model.neutral) + torch.einsum(
-            "k,kvc->vc", torch.from_numpy(fit.identity), identity
-        )
-        self.expr_delta = torch.from_numpy(model.expr_delta)
+        num_identity = len(fit.identity)
+        self.shape = model.neutral + np.tensordot(fit.identity, identity_delta[:num_identity], axes=1)
+        self.expr_delta = model.expr_delta.reshape(len(model.expr_delta), -1)  # [E, 3V]
         self.is_neck = model.neutral[:, 1] < NECK_CUT_Y_M
         self.fit, self.width, self.height = fit, width, height
 
     def project(self, row: int) -> np.ndarray:
         """Pixel positions of every vertex in tracked frame ``row``."""
-        verts = self.shape + torch.einsum("e,evc->vc", torch.from_numpy(self.fit.expressions[row]), self.expr_delta)
+        verts = self.shape + (self.fit.expressions[row] @ self.expr_delta).reshape(-1, 3)
         rot = euler_to_rotation(self.fit.euler[row])
-        cam = verts.numpy().astype(np.float64) @ rot.T + self.fit.translation[row]
+        cam = verts.astype(np.float64) @ rot.T + self.fit.translation[row]
         focal = self.fit.focal
         return project(cam, focal, focal, self.width / 2.0, self.height / 2.0)[0]
 
