@@ -43,7 +43,8 @@ def main() -> None:
     if args.synthetic:
         meta = json.loads((args.synthetic / "_ground_truth" / "meta.json").read_text())
         print(f"synthetic {args.synthetic}: {meta['settings']}")
-        header = ("identity", "rot deg", "rot max", "rot -offset", "trans mm", "expr MAE", "jawOpen MAE", "jaw corr",
+        header = ("identity", "rot deg", "rot max", "rot -offset", "rot landmark part", "face tilt beyond",
+                  "trans mm", "expr MAE", "jawOpen MAE", "jaw corr",
                   "reproj px", "focal/true", "frames/s")  # fmt: skip
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
@@ -53,13 +54,16 @@ def main() -> None:
             true_focal = meta["intrinsics"]["fx"]
             rows.append(err)
             print(f"| {entry['name']} | {err['rotation_deg_mean']:.2f} | {err['rotation_deg_max']:.2f} | "
-                  f"{err['rotation_offset_removed_deg_mean']:.2f} | {err['translation_mm_mean']:.1f} | "
+                  f"{err['rotation_offset_removed_deg_mean']:.2f} | {err['rotation_landmark_region_deg_mean']:.2f} | "
+                  f"{err['face_tilt_beyond_landmarks_deg']:.2f} | {err['translation_mm_mean']:.1f} | "
                   f"{err['expression_mae']:.3f} | {err['jaw_open_mae']:.3f} | {err['jaw_open_correlation']:.2f} | "
                   f"{report['reprojection_error_px']['mean']:.2f} | {report['focal_px'] / true_focal:.2f} | "
                   f"{report['frames_per_second']:.1f} |")  # fmt: skip
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         offset_removed = mean["rotation_offset_removed_deg_mean"]
-        print(f"mean: rotation {mean['rotation_deg_mean']:.2f} deg (offset removed {offset_removed:.2f}),"
+        print(f"mean: rotation {mean['rotation_deg_mean']:.2f} deg (offset removed {offset_removed:.2f}, landmark part "
+              f"{mean['rotation_landmark_region_deg_mean']:.2f}, face tilt beyond the landmarks "
+              f"{mean['face_tilt_beyond_landmarks_deg']:.2f}),"
               f" jawOpen MAE {mean['jaw_open_mae']:.3f}, expression MAE {mean['expression_mae']:.3f}")  # fmt: skip
     for clip in args.real:
         report, _ = track(clip, out, clip.stem, args.photometric)

@@ -4,9 +4,12 @@ Several ICT-FaceKit identity modes carry a rigid motion (mode 1 is 72% a 1.3 deg
 from landmarks alone an identity weight and a head rotation are interchangeable. The tracker fits identity in a
 *rigid-free* basis (each mode minus its best rotation + translation of the face region), so the fitted pose is the
 face's orientation; ``face_orientation`` gives the same quantity for any (pose, identity) pair, e.g. ground truth.
+``landmark_region_orientation`` is the orientation of only the part of the face that landmarks cover.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 from jaxtyping import Float
@@ -49,6 +52,21 @@ def face_orientation(
     neutral = model.neutral[face].astype(np.float64)
     shaped = neutral + np.tensordot(identity, model.id_delta[: len(identity), face].astype(np.float64), axes=1)
     return rotation @ kabsch(neutral, shaped)
+
+
+def landmark_region_orientation(
+    model: HeadModel,
+    landmark_points: Callable[[np.ndarray], np.ndarray],
+    rotation: Float[np.ndarray, "N 3 3"],
+    identity: Float[np.ndarray, " K"],
+    identity_delta: Float[np.ndarray, "I V 3"],
+) -> Float[np.ndarray, "N 3 3"]:
+    """Orientation of the part of the face that FaceMesh's landmarks cover (``LandmarkMap.points``): head rotation
+    times the rotation that best carries the neutral head's landmarks onto those of ``identity`` (in the modes
+    ``identity_delta``: the model's own for ground truth, ``rigid_free_identity`` for a fit)."""
+    neutral = model.neutral.astype(np.float64)
+    shaped = neutral + np.tensordot(identity, identity_delta[: len(identity)].astype(np.float64), axes=1)
+    return rotation @ kabsch(landmark_points(neutral), landmark_points(shaped))
 
 
 def rotation_error_deg(a: Float[np.ndarray, "N 3 3"], b: Float[np.ndarray, "N 3 3"]) -> Float[np.ndarray, " N"]:
