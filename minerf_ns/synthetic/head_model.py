@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Optional
 
 import numpy as np
 from jaxtyping import Float, Int
@@ -55,6 +56,20 @@ class HeadModel:
         """Boolean mask of the vertices of one named part."""
         return self.part == self.part_names.index(name)
 
+    def shape(
+        self, identity: Float[np.ndarray, " I"], identity_delta: Optional[Float[np.ndarray, "K V 3"]] = None
+    ) -> Float[np.ndarray, "V 3"]:
+        """The neutral-expression head of the given identity weights.
+
+        Args:
+            identity: identity weights, at most as many as there are modes (missing ones are zero), ~N(0, 1).
+            identity_delta: the identity modes the weights refer to (default: the model's own ``id_delta``; the
+                tracker passes its rigid-free modes).
+        """
+        modes = self.id_delta if identity_delta is None else identity_delta
+        identity = np.asarray(identity, dtype=np.float32)
+        return self.neutral + np.tensordot(identity, modes[: identity.shape[0]], axes=1)
+
     def vertices(
         self, identity: Float[np.ndarray, " I"], expression: Float[np.ndarray, " E"]
     ) -> Float[np.ndarray, "V 3"]:
@@ -67,10 +82,8 @@ class HeadModel:
         Returns:
             Vertex positions in metres in the canonical head frame.
         """
-        identity = np.asarray(identity, dtype=np.float32)
         expression = np.asarray(expression, dtype=np.float32)
-        verts = self.neutral + np.tensordot(identity, self.id_delta[: identity.shape[0]], axes=1)
-        return verts + np.tensordot(expression, self.expr_delta, axes=1)
+        return self.shape(identity) + np.tensordot(expression, self.expr_delta, axes=1)
 
 
 @lru_cache(maxsize=1)

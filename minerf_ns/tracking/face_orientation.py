@@ -49,9 +49,7 @@ def face_orientation(
 ) -> Float[np.ndarray, "N 3 3"]:
     """Orientation of the face region in the camera frame: head rotation times the identity's own rigid tilt."""
     face = model.part_mask("face")
-    neutral = model.neutral[face].astype(np.float64)
-    shaped = neutral + np.tensordot(identity, model.id_delta[: len(identity), face].astype(np.float64), axes=1)
-    return rotation @ kabsch(neutral, shaped)
+    return rotation @ kabsch(model.neutral[face].astype(np.float64), model.shape(identity)[face].astype(np.float64))
 
 
 def landmark_region_orientation(
@@ -64,9 +62,8 @@ def landmark_region_orientation(
     """Orientation of the part of the face that FaceMesh's landmarks cover (``LandmarkMap.points``): head rotation
     times the rotation that best carries the neutral head's landmarks onto those of ``identity`` (in the modes
     ``identity_delta``: the model's own for ground truth, ``rigid_free_identity`` for a fit)."""
-    neutral = model.neutral.astype(np.float64)
-    shaped = neutral + np.tensordot(identity, identity_delta[: len(identity)].astype(np.float64), axes=1)
-    return rotation @ kabsch(landmark_points(neutral), landmark_points(shaped))
+    neutral = landmark_points(model.neutral.astype(np.float64))
+    return rotation @ kabsch(neutral, landmark_points(model.shape(identity, identity_delta).astype(np.float64)))
 
 
 def rotation_error_deg(a: Float[np.ndarray, "N 3 3"], b: Float[np.ndarray, "N 3 3"]) -> Float[np.ndarray, " N"]:

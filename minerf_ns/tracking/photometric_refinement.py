@@ -22,7 +22,8 @@ from torch import Tensor
 from minerf_ns.synthetic.head_model import HeadModel
 from minerf_ns.synthetic.rasterizer import project as project_points
 from minerf_ns.synthetic.rasterizer import rasterize
-from minerf_ns.tracking.face_fitting import FaceFit, FitSettings, euler_to_rotation_torch, project, refine_video
+from minerf_ns.tracking.face_fitting import FaceFit, FitSettings, project, refine_video
+from minerf_ns.tracking.fitted_head import FittedHead
 
 VISIBLE_DEPTH_TOLERANCE_M = 0.004
 """A vertex is visible when it lies within this distance of the z-buffer's nearest surface at its pixel."""
@@ -120,16 +121,14 @@ class PhotoConsistency:
     @torch.no_grad()
     def update_visibility(self, params: dict) -> None:
         """Rasterise the fitted head in every frame and mark the sampled vertices the z-buffer sees."""
-        values = {name: value.detach().numpy().astype(np.float64) for name, value in params.items()}
-        shape = self.model.neutral + np.tensordot(values["identity"], self.identity_delta, axes=1)
+        values = {name: value.detach().numpy() for name, value in params.items()}
+        head = FittedHead(self.model, self.identity_delta, values["identity"])
         vis_scale = min(1.0, self.settings.visibility_size / max(self.width, self.height))
         width, height = max(1, round(self.width * vis_scale)), max(1, round(self.height * vis_scale))
         focal = float(np.exp(values["log_focal"])) * self.scale * width / self.width
-        rotations = euler_to_rotation_torch(params["euler"].detach()).double().numpy()
-        visible = np.zeros((rotations.shape[0], len(self.vertices)), dtype=bool)
-        for row in range(rotations.shape[0]):
-            verts = shape + np.tensordot(values["expressions"][row], self.model.expr_delta, axes=1)
-            cam = verts @ rotations[row].T + values["translation"][row]
+        visible = np.zeros((len(values["euler"]), len(self.vertices)), dtype=bool)
+        for row in range(len(values["euler"])):
+            cam = head.camera_vertices(values["expressions"][row], values["euler"][row], values["translation"][row])
             frags = rasterize(cam, self.model.triangles, focal, focal, width / 2, height / 2, height, width)
             uv, depth = project_points(cam[self.vertices], focal, focal, width / 2, height / 2)
             u, v = uv[:, 0], uv[:, 1]

@@ -33,6 +33,7 @@ from minerf_ns.tracking.background import background_sample_rows, median_backgro
 from minerf_ns.tracking.face_fitting import FaceFit, FitSettings, face_size_px, fit_video
 from minerf_ns.tracking.face_landmarker import FaceLandmarker
 from minerf_ns.tracking.face_orientation import rigid_free_identity
+from minerf_ns.tracking.fitted_head import FittedHead
 from minerf_ns.tracking.head_mask import head_masks
 from minerf_ns.tracking.landmark_map import load_landmark_map
 from minerf_ns.tracking.overlay import overlay_frame
@@ -85,19 +86,15 @@ class _HeadGeometry:
 
     def __init__(self, fit: FaceFit, identity_delta: np.ndarray, width: int, height: int) -> None:
         model = load_head_model()
-        num_identity = len(fit.identity)
-        self.shape = model.neutral + np.tensordot(fit.identity, identity_delta[:num_identity], axes=1)
-        self.expr_delta = model.expr_delta.reshape(len(model.expr_delta), -1)  # [E, 3V]
+        self.head = FittedHead(model, identity_delta, fit.identity)
         self.is_neck = model.neutral[:, 1] < NECK_CUT_Y_M
         self.fit, self.width, self.height = fit, width, height
 
     def project(self, row: int) -> np.ndarray:
         """Pixel positions of every vertex in tracked frame ``row``."""
-        verts = self.shape + (self.fit.expressions[row] @ self.expr_delta).reshape(-1, 3)
-        rot = euler_to_rotation(self.fit.euler[row])
-        cam = verts.astype(np.float64) @ rot.T + self.fit.translation[row]
-        focal = self.fit.focal
-        return project(cam, focal, focal, self.width / 2.0, self.height / 2.0)[0]
+        fit = self.fit
+        cam = self.head.camera_vertices(fit.expressions[row], fit.euler[row], fit.translation[row])
+        return project(cam, fit.focal, fit.focal, self.width / 2.0, self.height / 2.0)[0]
 
 
 def _transforms(fit: FaceFit, frame_ids: list[int], rows: range, width: int, height: int) -> dict:
