@@ -29,13 +29,12 @@ from dataparsers.video_record import (
     parse_pose,
     require_key,
 )
-
-IMAGE_FOLDERS = ("head_imgs", "gt_imgs", "ori_imgs")
+from minerf_ns import layout
 
 
 def is_adnerf_video(folder: Path) -> bool:
     """True if the folder looks like the AD-NeRF layout."""
-    return (folder / "transforms_train.json").is_file() or (folder / "track_params.pt").is_file()
+    return (folder / layout.TRANSFORMS_TRAIN).is_file() or (folder / layout.TRACK_PARAMS).is_file()
 
 
 def _load_exp(path: Path) -> np.ndarray:
@@ -63,7 +62,7 @@ def _intrinsics(meta: dict, path: Path) -> tuple[float, float, float, float]:
 
 def read_adnerf_video(folder: Path) -> VideoRecord:
     """Read and check one AD-NeRF-layout video folder."""
-    train_path, val_path = folder / "transforms_train.json", folder / "transforms_val.json"
+    train_path, val_path = folder / layout.TRANSFORMS_TRAIN, folder / layout.TRANSFORMS_VAL
     if not train_path.is_file():
         raise DatasetError(train_path, "is missing", "add the tracker's transforms_train.json")
     train_meta = load_json(train_path)
@@ -89,7 +88,7 @@ def read_adnerf_video(folder: Path) -> VideoRecord:
     if len(set(img_ids)) != len(img_ids):
         raise DatasetError(train_path, "an 'img_id' is listed twice", "list each frame once across train and val")
 
-    exp_path = folder / "track_params.pt"
+    exp_path = folder / layout.TRACK_PARAMS
     exp = _load_exp(exp_path)
     if len(entries) > exp.shape[0]:
         raise DatasetError(exp_path, f"'exp' has {exp.shape[0]} rows but the transforms list {len(entries)} frames",
@@ -97,14 +96,14 @@ def read_adnerf_video(folder: Path) -> VideoRecord:
     rows = img_ids if max(img_ids) < exp.shape[0] else list(range(len(entries)))
     expressions = check_expressions(exp[rows], exp_path, img_ids)
 
-    image_folder = next((folder / n for n in IMAGE_FOLDERS if (folder / n).is_dir()), None)
+    image_folder = next((folder / n for n in layout.IMAGE_FOLDERS if (folder / n).is_dir()), None)
     if image_folder is None:
         raise DatasetError(folder, "has no head_imgs/, gt_imgs/ or ori_imgs/ folder", "add the frames as <img_id>.jpg")
-    images = [image_folder / f"{i}.jpg" for i in img_ids]
-    background = folder / "bc.jpg"
+    images = [image_folder / layout.frame_image(i) for i in img_ids]
+    background = folder / layout.BACKGROUND_FILE
     background = background if background.is_file() else None
     width, height = check_image_sizes(images, [background] if background else [])
-    parsing = [folder / "parsing" / f"{i}.png" for i in img_ids]
+    parsing = [folder / layout.PARSING_FOLDER / layout.parsing_image(i) for i in img_ids]
     parsing_ok = all(p.is_file() for p in parsing)
 
     rects = [e[2] for e in entries]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Tuple
 
 from dataparsers.adnerf import is_adnerf_video, read_adnerf_video
 from dataparsers.dataset_error import DatasetError
 from dataparsers.native import is_native_video, read_native_video
 from dataparsers.video_record import VideoRecord
+from minerf_ns.layout import is_video_folder_name
 
 
 def video_folders(root: Path) -> List[Path]:
@@ -17,7 +18,7 @@ def video_folders(root: Path) -> List[Path]:
         raise DatasetError(root, "dataset root does not exist", "pass --data a folder with one sub-folder per video")
     if not root.is_dir():
         raise DatasetError(root, "dataset root is not a folder", "pass --data a folder with one sub-folder per video")
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and is_video_folder_name(p.name))
     if not folders:
         raise DatasetError(root, "dataset root has no video folders",
                            "put one sub-folder per video in it (e.g. make one with: minerf-synth DIR)")  # fmt: skip
@@ -34,9 +35,39 @@ def read_video(folder: Path) -> VideoRecord:
     raise DatasetError(folder, problem, "add one layout's files or move the folder out of the dataset root")
 
 
+_LAST_READ: Dict[Path, Tuple[tuple, List[VideoRecord]]] = {}
+"""The last dataset read per root with its fingerprint: ns-train checks the dataset before it writes its config and
+the dataparser then reads it again in the same process; the second read reuses the first."""
+
+
+def _fingerprint(root: Path, folders: List[Path]) -> tuple:
+    """What changes when a video is added, removed or rewritten: the sizes and times of the video folders and of
+    what they hold (a sub-folder's time changes when a frame is added to it or removed)."""
+    stats = []
+    for folder in folders:
+        for path in [folder, *sorted(folder.iterdir())]:
+            info = path.stat()
+            stats.append((str(path), info.st_size, info.st_mtime_ns))
+    return (str(root.resolve()), tuple(stats))
+
+
 def read_dataset(root: Path) -> List[VideoRecord]:
-    """Read and cross-check every video of a dataset root, in identity-index order."""
-    videos = [read_video(folder) for folder in video_folders(Path(root))]
+    """Read and cross-check every video of a dataset root, in identity-index order (a repeated read of an unchanged
+    root in the same process returns the first result)."""
+    root = Path(root)
+    folders = video_folders(root)
+    key = _fingerprint(root, folders)
+    cached = _LAST_READ.get(root.resolve())
+    if cached is not None and cached[0] == key:
+        return list(cached[1])
+    videos = _read_and_check(folders)
+    _LAST_READ.clear()  # one dataset at a time: a long process (tests) does not keep every dataset's records
+    _LAST_READ[root.resolve()] = (key, videos)
+    return list(videos)
+
+
+def _read_and_check(folders: List[Path]) -> List[VideoRecord]:
+    videos = [read_video(folder) for folder in folders]
     first = videos[0]
     seen = {}
     for video in videos:

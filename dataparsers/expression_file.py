@@ -45,7 +45,7 @@ def read_expressions(path: Path, expression_dim: int) -> np.ndarray:
         raise _error(
             path,
             f"expressions are {values.shape[1]}-d but the model takes {expression_dim}-d",
-            f"use expressions of the model's basis ({expression_dim} ICT-FaceKit blendshape weights)",
+            f"use expressions of the basis the model was trained with ({expression_dim} values per frame)",
         )
     if not np.isfinite(values).all():
         raise _error(path, "expressions contain NaN or inf", "clean the sequence")

@@ -10,6 +10,9 @@ import torch
 from jaxtyping import Bool
 from torch import Tensor
 
+from minerf_ns.catalogue import CATALOGUE
+from minerf_ns.conditioning import BACKGROUND, IDENTITY
+from minerf_ns.layout import PARSING_HEAD_BGR
 from nerfstudio.data.datasets.base_dataset import InputDataset
 
 HEAD_BOX_MARGIN = 0.08
@@ -42,20 +45,20 @@ def box_image(rect: Optional[tuple], height: int, width: int) -> Bool[Tensor, "H
 
 
 class HeadDataset(InputDataset):
-    """InputDataset whose items also carry ``bg`` (uint8 [H, W, 3]) and ``head_box`` (bool [H, W, 1]).
+    """InputDataset whose items also carry the background (``BACKGROUND``, uint8 [H, W, 3]) and ``head_box`` (bool
+    [H, W, 1]).
 
-    The head box comes from the frame's ``face_rect`` when the layout gives one, else from its parsing image (head
-    pixels, BGR (255, 0, 0)) or head mask, else it is the whole image.
+    The background is the frame's video's (the catalogue's rule, at the loaded size). The head box comes from the
+    frame's ``face_rect`` when the layout gives one, else from its parsing image (head pixels) or head mask, else it
+    is the whole image.
     """
 
     def get_metadata(self, data: Dict) -> Dict:
         idx = int(data["image_idx"])
         height, width = data["image"].shape[:2]
-        identity = int(self.cameras.metadata["identity_idx"][idx, 0])
-        background = self.metadata["backgrounds"][identity]
-        if background.shape[:2] != (height, width):  # images were downscaled
-            background = torch.from_numpy(cv2.resize(background.numpy(), (width, height), interpolation=cv2.INTER_AREA))
-        return {"bg": background, "head_box": box_image(self.head_rect(idx, height, width), height, width)}
+        identity = int(self.cameras.metadata[IDENTITY][idx, 0])
+        background = self.metadata[CATALOGUE].background(identity, height, width)
+        return {BACKGROUND: background, "head_box": box_image(self.head_rect(idx, height, width), height, width)}
 
     def head_rect(self, idx: int, height: int, width: int) -> Optional[tuple]:
         """The head box ``[x, y, w, h]`` of image ``idx`` at the loaded resolution."""
@@ -67,7 +70,7 @@ class HeadDataset(InputDataset):
         mask_path = self.metadata["head_mask_filenames"][idx]
         if parsing is not None:
             seg = cv2.imread(str(parsing), cv2.IMREAD_COLOR)
-            mask = None if seg is None else (seg[..., 0] == 255) & (seg[..., 1] == 0) & (seg[..., 2] == 0)
+            mask = None if seg is None else np.all(seg == np.array(PARSING_HEAD_BGR, dtype=np.uint8), axis=-1)
         elif mask_path is not None:
             seg = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
             mask = None if seg is None else seg > 0

@@ -1,7 +1,8 @@
 """The registered DataParser `mi-nerf-data`: many talking-face videos, one identity each, with 3DMM expressions.
 
 Import nothing heavier than nerfstudio's dataparser, cameras and scene-box modules here: nerfstudio loads this module
-while its datamanager module is still initialising (see docs: the dataparser-registration import cycle).
+while its datamanager module is still initialising (a circular import otherwise; see nerfstudio's
+``configs/dataparser_configs.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from PIL import Image
 from dataparsers.dataset_error import DatasetError
 from dataparsers.dataset_scan import read_dataset
 from dataparsers.video_record import VideoRecord
+from minerf_ns.catalogue import CATALOGUE, VideoCatalogue, VideoIntrinsics
+from minerf_ns.conditioning import UNSEEN_FRAME, camera_metadata
 from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.data.dataparsers.base_dataparser import DataParser, DataParserConfig, DataparserOutputs
 from nerfstudio.data.scene_box import SceneBox
@@ -53,6 +56,7 @@ class MiNerfDataParser(DataParser):
     def __init__(self, config: MiNerfDataParserConfig) -> None:
         super().__init__(config=config)
         self._videos: List[VideoRecord] | None = None
+        self._catalogue: VideoCatalogue | None = None
 
     @property
     def videos(self) -> List[VideoRecord]:
@@ -73,17 +77,12 @@ class MiNerfDataParser(DataParser):
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
         videos = self.videos
+        catalogue = self.catalogue()
         images, poses, intr, sizes, expr, ident, frame_idx = [], [], [], [], [], [], []
         parsing, masks, rects = [], [], []
-        video_train_idx, next_train = [], 0
         for vid_index, video in enumerate(videos):
-            train_ids = np.full(video.num_frames, -1, dtype=np.int64)
-            train_sel = ~video.held_out
-            train_ids[train_sel] = next_train + np.arange(int(train_sel.sum()))
-            next_train += int(train_sel.sum())
-            video_train_idx.append(torch.from_numpy(train_ids))
-            selected = np.nonzero(train_sel if split == "train" else video.held_out)[0]
-            for k in selected:
+            train_ids = catalogue.train_frame_index[vid_index].numpy()
+            for k in np.nonzero(~video.held_out if split == "train" else video.held_out)[0]:
                 images.append(video.image_filenames[k])
                 poses.append(video.camera_to_worlds[k, :3, :4])
                 intr.append([video.fx, video.fy, video.cx, video.cy])
@@ -106,27 +105,14 @@ class MiNerfDataParser(DataParser):
             width=size_t[:, 0:1],
             height=size_t[:, 1:2],
             camera_type=CameraType.PERSPECTIVE,
-            metadata={
-                "expression": torch.tensor(np.stack(expr), dtype=torch.float32),
-                "identity_idx": torch.tensor(ident, dtype=torch.long)[:, None],
-                "frame_idx": torch.tensor(frame_idx, dtype=torch.long)[:, None],
-            },
+            metadata=camera_metadata(
+                torch.tensor(np.stack(expr)), torch.tensor(ident), torch.tensor(np.asarray(frame_idx))
+            ),
         )
-        distances = np.concatenate([np.linalg.norm(v.camera_to_worlds[:, :3, 3], axis=-1) for v in videos])
         radius = self.config.scene_box_radius
         metadata = {
-            "identity_names": [v.name for v in videos],
-            "expression_dim": videos[0].expression_dim,
-            "num_train_frames_per_video": [int((~v.held_out).sum()) for v in videos],
-            "video_expressions": [torch.from_numpy(v.expressions) for v in videos],
-            "video_train_frame_idx": video_train_idx,
-            "backgrounds": [self._background(v) for v in videos],
-            "video_camera_to_worlds": [
-                torch.tensor(v.camera_to_worlds[:, :3, :4], dtype=torch.float32) for v in videos
-            ],
-            "video_vertical_fov": [float(2.0 * np.arctan(v.height / (2.0 * v.fy))) for v in videos],
-            "near": float(max(distances.min() - self.config.near_margin, 1e-3)),
-            "far": float(distances.max() + self.config.far_margin),
+            CATALOGUE: catalogue,
+            # Per image of this split, for the head box (dataparsers/head_dataset.py):
             "parsing_filenames": parsing,
             "head_mask_filenames": masks,
             "face_rects": rects,
@@ -137,6 +123,30 @@ class MiNerfDataParser(DataParser):
             scene_box=SceneBox(aabb=torch.tensor([[-radius] * 3, [radius] * 3], dtype=torch.float32)),
             metadata=metadata,
         )
+
+    def catalogue(self) -> VideoCatalogue:
+        """Every video's frames (expressions, poses, train-frame indices), intrinsics and background (built once)."""
+        if self._catalogue is None:
+            videos = self.videos
+            tables, next_train = [], 0
+            for video in videos:
+                table = torch.full((video.num_frames,), UNSEEN_FRAME, dtype=torch.long)
+                train = torch.from_numpy(~video.held_out)
+                table[train] = next_train + torch.arange(int(train.sum()))
+                next_train += int(train.sum())
+                tables.append(table)
+            distances = np.concatenate([np.linalg.norm(v.camera_to_worlds[:, :3, 3], axis=-1) for v in videos])
+            self._catalogue = VideoCatalogue(
+                identity_names=[v.name for v in videos],
+                expressions=[torch.from_numpy(v.expressions).float() for v in videos],
+                train_frame_index=tables,
+                camera_to_worlds=[torch.tensor(v.camera_to_worlds[:, :3, :4], dtype=torch.float32) for v in videos],
+                intrinsics=[VideoIntrinsics(v.fx, v.fy, v.cx, v.cy, v.width, v.height) for v in videos],
+                backgrounds=[self._background(v) for v in videos],
+                near=float(max(distances.min() - self.config.near_margin, 1e-3)),
+                far=float(distances.max() + self.config.far_margin),
+            )
+        return self._catalogue
 
     def _background(self, video: VideoRecord) -> torch.Tensor:
         """The video's static background as uint8 [H, W, 3] (the configured colour where it has none)."""

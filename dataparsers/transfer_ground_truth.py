@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from dataparsers.dataset_error import DatasetError
-from minerf_ns.synthetic.dataset_writer import GROUND_TRUTH_DIR
+from minerf_ns.layout import BACKGROUND_FILE, GROUND_TRUTH_DIR, HEAD_IMAGES, frame_image
 
 
 class TransferGroundTruth:
@@ -43,8 +43,8 @@ class TransferGroundTruth:
     def image_path(self, target: str, source: str, frame: int) -> Path:
         """The true image of ``target`` with ``source``'s expression ``frame`` under ``target``'s pose ``frame``."""
         if target == source:
-            return self.root / target / "head_imgs" / f"{frame}.jpg"
-        return self.root / GROUND_TRUTH_DIR / "transfer" / target / source / f"{frame}.jpg"
+            return self.root / target / HEAD_IMAGES / frame_image(frame)
+        return self.root / GROUND_TRUTH_DIR / "transfer" / target / source / frame_image(frame)
 
     def image(self, target: str, source: str, frame: int) -> np.ndarray:
         """That image as float32 [H, W, 3] in [0, 1]."""
@@ -56,4 +56,4 @@ class TransferGroundTruth:
 
     def background(self, name: str) -> np.ndarray:
         """Video ``name``'s background image float32 [H, W, 3]."""
-        return np.asarray(Image.open(self.root / name / "bc.jpg").convert("RGB"), dtype=np.float32) / 255.0
+        return np.asarray(Image.open(self.root / name / BACKGROUND_FILE).convert("RGB"), dtype=np.float32) / 255.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
@@ -13,9 +12,7 @@ from jaxtyping import Float
 from PIL import Image
 
 from dataparsers.dataset_error import DatasetError
-
-HELD_OUT_FRACTION = 0.1
-"""The last 10% of each video's frames are held out (the paper's protocol)."""
+from minerf_ns.layout import num_held_out
 
 
 @dataclass
@@ -58,7 +55,7 @@ class VideoRecord:
 def last_fraction_held_out(num_frames: int) -> np.ndarray:
     """Boolean mask holding out the last 10% of ``num_frames`` (at least one frame)."""
     held = np.zeros(num_frames, dtype=bool)
-    held[num_frames - max(1, math.ceil(HELD_OUT_FRACTION * num_frames)) :] = True
+    held[num_frames - num_held_out(num_frames) :] = True
     return held
 
 

@@ -7,6 +7,7 @@ from typing import Dict, Tuple, Type
 
 from dataparsers.head_dataset import HeadDataset
 from dataparsers.minerf_dataparser import MiNerfDataParserConfig
+from minerf_ns.conditioning import BACKGROUND
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.configs.dataparser_configs import AnnotatedDataParserUnion
@@ -33,7 +34,7 @@ class MiNerfDataManagerConfig(VanillaDataManagerConfig):
 
 
 class MiNerfDataManager(VanillaDataManager[HeadDataset]):
-    """VanillaDataManager that adds each ray's background colour (``ray_bundle.metadata["bg"]``)."""
+    """VanillaDataManager that adds each ray's background colour to its metadata (``BACKGROUND``)."""
 
     config: MiNerfDataManagerConfig
 
@@ -54,7 +55,7 @@ class MiNerfDataManager(VanillaDataManager[HeadDataset]):
     @staticmethod
     def _attach_background(ray_bundle: RayBundle, batch: Dict) -> None:
         assert ray_bundle.metadata is not None
-        ray_bundle.metadata["bg"] = batch["bg"].to(ray_bundle.origins.device).float() / 255.0
+        ray_bundle.metadata[BACKGROUND] = batch[BACKGROUND].to(ray_bundle.origins.device).float() / 255.0
 
     def next_train(self, step: int) -> Tuple[RayBundle, Dict]:
         ray_bundle, batch = super().next_train(step)

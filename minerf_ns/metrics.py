@@ -24,7 +24,7 @@ def alexnet_weights_path() -> Path:
 
 
 def box_bounds(box: Bool[Tensor, "H W 1"]) -> Optional[tuple[int, int, int, int]]:
-    """(y0, y1, x0, x1) of a box image, None if it is empty or covers the whole image."""
+    """(y0, y1, x0, x1) of the box's bounding rectangle (the whole image when the box covers it); None if empty."""
     ys, xs = torch.nonzero(box[..., 0], as_tuple=True)
     if ys.numel() == 0:
         return None
@@ -52,11 +52,6 @@ class ImageMetrics:
         t = target.float().permute(2, 0, 1)[None]
         kernel = min(11, (min(p.shape[-2:]) // 2) * 2 - 1)
         return structural_similarity_index_measure(p, t, data_range=1.0, kernel_size=kernel)
-
-    @property
-    def lpips_available(self) -> bool:
-        """True when LPIPS can be computed with real weights."""
-        return self.lpips_model() is not None
 
     def lpips_model(self):
         """The LPIPS metric, or None when its AlexNet weights are missing."""

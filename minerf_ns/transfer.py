@@ -1,29 +1,20 @@
 """Expression transfer: identity A rendered with any expression sequence, under A's poses, the driver's poses, a fixed
-pose or an orbit (paper sec. 4.3). Works on a loaded MiNerfModel and the cameras it was trained with; reads no files."""
+pose or an orbit (paper sec. 4.3). Works on a loaded MiNerfModel and its video catalogue; reads no files."""
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Optional, Tuple
+from typing import Callable, Literal, Optional
 
 import numpy as np
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from minerf_ns.conditioned_render import condition_metadata, make_camera, render_rgb
+from minerf_ns.conditioning import Condition
 from minerf_ns.orbit import orbit_poses
+from minerf_ns.rendering import make_camera, render_rgb
 
 PoseMode = Literal["own", "driver", "fixed", "orbit"]
-
-
-def video_intrinsics(cameras, identity: int) -> Tuple[float, float, float, float, int, int]:
-    """(fx, fy, cx, cy, height, width) of the first camera of video ``identity`` in ``cameras``."""
-    rows = torch.nonzero(cameras.metadata["identity_idx"][:, 0] == identity)
-    if len(rows) == 0:
-        raise ValueError(f"no camera of identity {identity}")
-    k = int(rows[0, 0])
-    return (float(cameras.fx[k]), float(cameras.fy[k]), float(cameras.cx[k]), float(cameras.cy[k]),
-            int(cameras.height[k]), int(cameras.width[k]))  # fmt: skip
 
 
 def transfer_poses(
@@ -34,13 +25,13 @@ def transfer_poses(
     own: the target video's poses (cycled); driver: the driving video's poses (cycled); fixed: the target's first
     pose; orbit: an orbit around the target's first pose.
     """
-    own = model.video_camera_to_worlds[target]
+    own = model.catalogue.camera_to_worlds[target]
     if pose == "own":
         return own[torch.arange(num_frames) % len(own)]
     if pose == "driver":
         if driver is None:
             raise ValueError("--pose driver needs a driving video (--expressions-from), not an expression file")
-        theirs = model.video_camera_to_worlds[driver]
+        theirs = model.catalogue.camera_to_worlds[driver]
         return theirs[torch.arange(num_frames) % len(theirs)]
     if pose == "fixed":
         return own[:1].expand(num_frames, 3, 4)
@@ -51,7 +42,6 @@ def transfer_poses(
 
 def render_transfer(
     model,
-    cameras,
     target: int,
     expressions: Float[Tensor, "T d"],
     poses: Float[Tensor, "T 3 4"],
@@ -59,12 +49,12 @@ def render_transfer(
 ) -> np.ndarray:
     """uint8 [T, H, W, 3]: identity ``target`` making each expression under each pose, over its own background.
 
-    The latent code is the target video's mean latent (the policy for frames that were not trained on).
+    The latent code is the unseen-frame policy's (the target video's mean latent by default).
     """
-    fx, fy, cx, cy, height, width = video_intrinsics(cameras, target)
+    intrinsics = model.catalogue.intrinsics[target]
     frames = []
     for expression, pose in zip(expressions, poses):
-        camera = make_camera(pose, fx, fy, cx, cy, height, width, metadata=condition_metadata(expression, target))
+        camera = make_camera(pose, intrinsics, Condition(expression, target))
         frames.append((render_rgb(model, camera).numpy() * 255.0 + 0.5).astype(np.uint8))
         if progress is not None:
             progress()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -29,11 +28,6 @@ def train_dataset(tmp_path_factory) -> Path:
     return root
 
 
-def read_json(path: Path) -> dict:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
 @pytest.fixture(scope="session")
 def trained(train_dataset, tmp_path_factory) -> Path:
     """The run folder of a 60-iteration `ns-train mi-nerf-small` on ``train_dataset`` (config.yml, checkpoints): enough
@@ -45,7 +39,7 @@ def trained(train_dataset, tmp_path_factory) -> Path:
 def trained_two_of_three(synth_dataset, tmp_path_factory) -> Path:
     """A 30-iteration `ns-train mi-nerf-fast` on ada and ben of ``synth_dataset`` (cleo stays a new person)."""
     # Dataparser options follow the dataparser's subcommand name.
-    fast = ["--pipeline.model.num-proposal-samples", "8", "--pipeline.model.num-samples", "12",
+    fast = ["--pipeline.model.geometry.num-proposal-samples", "8", "--pipeline.model.geometry.num-samples", "12",
             "mi-nerf-data", "--identities", "ada", "ben"]  # fmt: skip
     out = tmp_path_factory.mktemp("fast-runs") / "outputs"
     return train(synth_dataset[0], out, *fast, iterations=30, method="mi-nerf-fast")

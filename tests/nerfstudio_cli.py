@@ -8,13 +8,19 @@ import sys
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-FAST = [
-    "--machine.device-type", "cpu", "--logging.local-writer.enable", "False",
-    "--pipeline.datamanager.train-num-rays-per-batch", "128",
-    "--pipeline.model.num-coarse-samples", "12", "--pipeline.model.num-importance-samples", "12",
-]  # fmt: skip
+CPU = ["--machine.device-type", "cpu", "--logging.local-writer.enable", "False",
+       "--pipeline.datamanager.train-num-rays-per-batch", "128"]  # fmt: skip
+SMALL_SAMPLES = ["--pipeline.model.geometry.num-coarse-samples", "12",
+                 "--pipeline.model.geometry.num-importance-samples", "12"]  # fmt: skip
+FAST = CPU + SMALL_SAMPLES
+"""ns-train options for a quick CPU run of mi-nerf-small."""
 EXPRESSION_DIM = 53  # ICT-FaceKit expression blendshapes
 TRAIN_FRAMES = 2 * 27  # 2 videos x 30 frames, 10% held out
+IDENTITY_CODES = "_model.conditioning.codes.identity.weight"
+LATENT_CODES = "_model.conditioning.codes.latent.weight"
+INTERACTION = "_model.conditioning.interaction."
+PLANES = "_model.geometry.field.grid.planes.{}"
+"""Checkpoint keys (tri-plane level k: PLANES.format(k))."""
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -54,7 +60,8 @@ def train(data: Path, out: Path, *extra: str, iterations: int = 4, method: str =
         "--max-num-iterations",
         str(iterations),
     ]
-    run("ns-train", method, *args, "--steps-per-save", save_every, *FAST, *extra, cwd=out.parent)
+    samples = SMALL_SAMPLES if method == "mi-nerf-small" else []
+    run("ns-train", method, *args, "--steps-per-save", save_every, *CPU, *samples, *extra, cwd=out.parent)
     configs = sorted(out.rglob("config.yml"), key=lambda p: p.stat().st_mtime)
     assert configs, f"ns-train wrote no config.yml under {out}"
     return configs[-1].parent

@@ -14,6 +14,7 @@ import torch
 
 from dataparsers.dataset_error import DatasetError
 from dataparsers.minerf_dataparser import MiNerfDataParserConfig
+from minerf_ns.catalogue import CATALOGUE
 
 
 def parse(root: Path, split: str = "train"):
@@ -57,11 +58,16 @@ def test_outputs_shapes_dtypes_and_splits(synth_dataset):
     assert torch.all(val.cameras.metadata["frame_idx"] == -1)
     assert set(train.image_filenames).isdisjoint(val.image_filenames)
     assert outs["test"].image_filenames == val.image_filenames
-    assert train.metadata["identity_names"] == ["ada", "ben", "cleo"] and train.metadata["expression_dim"] == 53
-    assert 0.5 < train.metadata["near"] < 0.9 < 1.1 < train.metadata["far"] < 1.4
-    assert (
-        train.metadata["backgrounds"][1].shape == (64, 64, 3) and train.metadata["backgrounds"][1].dtype == torch.uint8
-    )
+    catalogue = train.metadata[CATALOGUE]
+    assert catalogue.identity_names == ["ada", "ben", "cleo"] and catalogue.expression_dim == 53
+    assert 0.5 < catalogue.near < 0.9 < 1.1 < catalogue.far < 1.4
+    assert catalogue.backgrounds[1].shape == (64, 64, 3) and catalogue.backgrounds[1].dtype == torch.uint8
+    # The catalogue lists every frame of every video: train frames numbered in order, held-out ones unseen (-1).
+    assert [len(t) for t in catalogue.train_frame_index] == [20, 20, 20]
+    assert torch.equal(torch.cat([t[:18] for t in catalogue.train_frame_index]), torch.arange(54))
+    assert all(bool((t[18:] == -1).all()) for t in catalogue.train_frame_index)
+    assert torch.equal(catalogue.train_frame_identity(), torch.arange(3).repeat_interleave(18))
+    assert catalogue.train_frame_location(20) == (1, 2) and catalogue.intrinsics[2].width == 64
 
 
 def test_round_trip_of_true_poses_and_expressions(synth_dataset):

@@ -1,4 +1,5 @@
-"""`minerf-demo` end to end at a tiny size: every output is written and readable; it never writes into a used folder."""
+"""`minerf-demo` end to end at a tiny size: every output is written and readable, the held-out PSNR is the one this
+seed gives (training is deterministic on a CPU); it never writes into a used folder."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import subprocess
 
 import numpy as np
+import pytest
 import yaml
 from nerfstudio_cli import BIN
 from PIL import Image
@@ -14,15 +16,19 @@ from PIL import Image
 def test_minerf_demo_writes_comparison_video_and_metrics(tmp_path):
     out = tmp_path / "demo"
     args = ["--out", str(out), "--num-identities", "2", "--num-frames", "10", "--image-size", "32",
-            "--iterations", "8", "--orbit-frames", "3", "--device", "cpu"]  # fmt: skip
+            "--iterations", "80", "--orbit-frames", "3", "--device", "cpu"]  # fmt: skip
     proc = subprocess.run([str(BIN / "minerf-demo"), *args], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "held-out PSNR:" in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())
-    assert sorted(metrics["identities"]) == ["ada", "ben"] and metrics["iterations"] == 8
+    assert sorted(metrics["identities"]) == ["ada", "ben"] and metrics["iterations"] == 80
     assert metrics["method"] == "mi-nerf-fast"  # the default
-    for values in metrics["identities"].values():
-        assert 3.0 < values["psnr"] < 60.0 and 0.0 < values["ssim"] <= 1.0 and np.isfinite(values["head_psnr"])
+    # Measured for this seed (2 CPU cores, twice, identical): 18.577 dB frame, 18.686 dB head box, SSIM 0.657. The
+    # margin allows for other CPUs' float rounding, not for a change in what the demo trains.
+    assert metrics["mean"]["psnr"] == pytest.approx(18.58, abs=0.15)
+    assert metrics["mean"]["head_psnr"] == pytest.approx(18.69, abs=0.15)
+    assert metrics["mean"]["ssim"] == pytest.approx(0.657, abs=0.01)
+    assert f"held-out PSNR: {metrics['mean']['psnr']:.2f} dB" in proc.stdout
     # One row per identity of (truth, render, error), each enlarged to 192 px.
     assert np.asarray(Image.open(out / "heldout_comparison.png")).shape == (2 * 192, 3 * 192, 3)
     video = (out / "orbit.mp4").read_bytes()

@@ -1,29 +1,72 @@
-"""The plugin is registered through real entry points."""
+"""The plugin is registered through real entry points: all three methods, the dataparser and the console scripts,
+each method with its geometry and settings, and each method's --help listing only the options that apply."""
 
 from __future__ import annotations
 
+import subprocess
 from importlib.metadata import entry_points
+
+import pytest
+from nerfstudio_cli import BIN
 
 from nerfstudio.plugins.registry import discover_methods
 from nerfstudio.plugins.registry_dataparser import discover_dataparsers
+
+METHODS = ("mi-nerf", "mi-nerf-small", "mi-nerf-fast")
+SCRIPTS = ("minerf-synth", "minerf-demo", "minerf-render", "minerf-eval", "minerf-personalize", "minerf-track")
 
 
 def test_entry_points_are_installed():
     methods = {ep.name: ep.value for ep in entry_points(group="nerfstudio.method_configs")}
     parsers = {ep.name: ep.value for ep in entry_points(group="nerfstudio.dataparser_configs")}
-    assert methods["mi-nerf"] == "minerf_ns.config:mi_nerf_method"
+    assert {m: methods[m] for m in METHODS} == {
+        "mi-nerf": "minerf_ns.config:mi_nerf_method",
+        "mi-nerf-small": "minerf_ns.config:mi_nerf_small_method",
+        "mi-nerf-fast": "minerf_ns.config:mi_nerf_fast_method",
+    }
     assert parsers["mi-nerf-data"] == "dataparsers.minerf_dataparser:mi_nerf_dataparser"
     scripts = {ep.name for ep in entry_points(group="console_scripts")}
-    assert "minerf-synth" in scripts
+    assert set(SCRIPTS) <= scripts
 
 
-def test_nerfstudio_discovers_methods_and_dataparser():
+def test_nerfstudio_discovers_every_method_with_its_geometry_and_settings():
     methods, _ = discover_methods()
-    assert {"mi-nerf", "mi-nerf-small"} <= set(methods)
-    config = methods["mi-nerf"]
-    assert config.pipeline.datamanager.dataparser.__class__.__name__ == "MiNerfDataParserConfig"
-    assert config.pipeline.datamanager.train_num_rays_per_batch == 2048
-    assert config.pipeline.model.num_coarse_samples == 64 and config.pipeline.model.num_importance_samples == 128
-    assert config.optimizers["fields"]["optimizer"].lr == 5e-4
-    assert config.optimizers["fields"]["scheduler"].lr_final == 5e-5
+    assert set(METHODS) <= set(methods)
     assert "mi-nerf-data" in discover_dataparsers()[0]
+    expected = {  # rays, geometry, samples, fields lr (-> lr / 10), optimizer groups
+        "mi-nerf": (2048, "MlpGeometryConfig", (64, 128), 5e-4, {"fields", "codes"}),
+        "mi-nerf-small": (512, "MlpGeometryConfig", (32, 32), 2e-3, {"fields", "codes"}),
+        "mi-nerf-fast": (1024, "TriplaneGeometryConfig", (24, 32), 2e-3, {"fields", "codes", "grids"}),
+    }
+    for name, (rays, geometry, samples, lr, groups) in expected.items():
+        config = methods[name]
+        assert config.method_name == name
+        assert config.pipeline.datamanager.dataparser.__class__.__name__ == "MiNerfDataParserConfig"
+        assert config.pipeline.datamanager.train_num_rays_per_batch == rays
+        assert config.pipeline.datamanager.pixel_sampler.num_rays_per_batch == rays
+        model = config.pipeline.model
+        assert model.__class__.__name__ == "MiNerfModelConfig" and model.geometry.__class__.__name__ == geometry
+        got = (model.geometry.num_coarse_samples, model.geometry.num_importance_samples) if "Mlp" in geometry else (
+            model.geometry.num_proposal_samples, model.geometry.num_samples)  # fmt: skip
+        assert got == samples
+        assert set(config.optimizers) == groups
+        assert config.optimizers["fields"]["optimizer"].lr == lr
+        assert config.optimizers["fields"]["scheduler"].lr_final == pytest.approx(lr / 10)
+        assert model.interaction == "multiplicative" and model.interaction_rank == 8 and model.latent_dim == 32
+    paper = methods["mi-nerf"].pipeline.model.geometry
+    assert (paper.num_layers, paper.hidden_dim, paper.skip_layer, paper.color_layers, paper.color_dim) == (
+        8, 256, 4, 4, 128)  # fmt: skip
+    assert (paper.position_frequencies, paper.direction_frequencies) == (10, 4)
+    assert methods["mi-nerf-fast"].optimizers["grids"]["optimizer"].lr == 2e-2
+
+
+def test_each_method_help_lists_only_its_geometry_options():
+    def help_text(method: str) -> str:
+        proc = subprocess.run([str(BIN / "ns-train"), method, "--help"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout
+
+    small, fast = help_text("mi-nerf-small"), help_text("mi-nerf-fast")
+    assert "--pipeline.model.geometry.num-coarse-samples" in small and "plane-resolutions" not in small
+    assert "--pipeline.model.geometry.plane-resolutions" in fast and "num-coarse-samples" not in fast
+    assert "--pipeline.model.interaction" in small and "--pipeline.model.interaction" in fast

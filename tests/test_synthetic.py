@@ -7,8 +7,8 @@ import hashlib
 import cv2
 import numpy as np
 
+from minerf_ns.face.head_model import load_head_model
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate, render_from_meta
-from minerf_ns.synthetic.head_model import load_head_model
 from minerf_ns.synthetic.talking_head import Appearance, background_image, make_identity, make_video, render_frame
 
 

@@ -14,11 +14,11 @@ import torch
 from nerfstudio_cli import EXPRESSION_DIM, fail_line, run
 
 from dataparsers.adnerf import read_adnerf_video
+from minerf_ns.face.head_model import load_head_model
+from minerf_ns.face.rasterizer import project
 from minerf_ns.head_pose import euler_to_rotation, world_to_camera
-from minerf_ns.scripts.media import write_video
+from minerf_ns.media import write_video
 from minerf_ns.synthetic.dataset_writer import SynthSettings, make_scene
-from minerf_ns.synthetic.head_model import load_head_model
-from minerf_ns.synthetic.rasterizer import project
 from minerf_ns.synthetic.talking_head import Appearance, background_image, intrinsics, render_frame
 from minerf_ns.tracking.background import median_background
 from minerf_ns.tracking.face_detector import ssd_anchors, weighted_nms

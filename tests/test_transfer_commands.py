@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from nerfstudio_cli import EXPRESSION_DIM, fails, run
+from nerfstudio_cli import EXPRESSION_DIM, IDENTITY_CODES, INTERACTION, LATENT_CODES, PLANES, fails, run
 from PIL import Image
 
 FRAMES = 20  # per video of the synth_dataset fixture; 18 train, 2 held out
@@ -94,13 +94,13 @@ def test_personalize_a_seen_identity_keeps_the_interaction_module_frozen(trained
         "--iterations", "3", "--output-dir", str(tmp_path / "outputs"), cwd=tmp_path)  # fmt: skip
     run_dir = sorted((tmp_path / "outputs").rglob("config.yml"))[-1].parent
     after = state(run_dir)
-    assert after["_model.identity_codes.weight"].shape == (1, EXPRESSION_DIM)
-    assert after["_model.latent_codes.weight"].shape == (FRAMES - 2, 32)
-    for key in [k for k in before if k.startswith("_model.interaction.")]:
+    assert after[IDENTITY_CODES].shape == (1, EXPRESSION_DIM)
+    assert after[LATENT_CODES].shape == (FRAMES - 2, 32)
+    for key in [k for k in before if k.startswith(INTERACTION)]:
         assert torch.equal(before[key], after[key]), key  # frozen
-    moved = (after["_model.identity_codes.weight"][0] - before["_model.identity_codes.weight"][1]).abs().max()
+    moved = (after[IDENTITY_CODES][0] - before[IDENTITY_CODES][1]).abs().max()
     assert 0.0 < float(moved) < 0.05  # started from ben's trained code, a few small steps
-    grid = "_model.field.grid.planes.0"
+    grid = PLANES.format(0)
     assert 0.0 < float((after[grid] - before[grid]).abs().max()) < 1e-3  # network at lr 1e-5
     run("ns-eval", "--load-config", str(run_dir / "config.yml"), "--output-path", str(tmp_path / "e.json"),
         cwd=tmp_path)  # fmt: skip
@@ -113,8 +113,8 @@ def test_personalize_a_new_identity_from_a_short_clip(trained_two_of_three, synt
         str(tmp_path / "outputs"), cwd=tmp_path)  # fmt: skip
     run_dir = sorted((tmp_path / "outputs").rglob("config.yml"))[-1].parent
     after = state(run_dir)
-    start = before["_model.identity_codes.weight"].mean(dim=0)  # a new identity starts from the mean code
-    assert float((after["_model.identity_codes.weight"][0] - start).abs().max()) < 0.05
+    start = before[IDENTITY_CODES].mean(dim=0)  # a new identity starts from the mean code
+    assert float((after[IDENTITY_CODES][0] - start).abs().max()) < 0.05
     out = tmp_path / "eval"
     run("minerf-eval", "transfer", "--load-config", str(run_dir / "config.yml"), "--output-dir", str(out),
         "--no-figures", cwd=tmp_path)  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from minerf_ns.triplane import TriPlaneEncoding
+from minerf_ns.encodings import TriPlaneEncoding
 
 
 def test_shapes_and_parameter_count():

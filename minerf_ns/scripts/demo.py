@@ -13,19 +13,19 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
+from minerf_ns.evaluation import evaluate_held_out, held_out_table, mean_metrics, render_orbits
+from minerf_ns.media import write_png, write_video
 from minerf_ns.scripts.loading import quiet_warnings
-from minerf_ns.scripts.media import display_factor, label, to_uint8, upscale, write_png, write_video
-from minerf_ns.scripts.training import configure_run, train_with_progress
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
+from minerf_ns.training import configure_run, train_with_progress
 
 CONSOLE = Console()
 
@@ -75,8 +75,7 @@ class DemoCommand:
         CONSOLE.print("[bold]3/4[/bold] evaluating the held-out frames")
         per_identity, comparison = evaluate_held_out(pipeline)
         write_png(self.out / "heldout_comparison.png", comparison)
-        CONSOLE.print("[bold]4/4[/bold] rendering a novel-view orbit of every identity")
-        frames = render_orbits(pipeline.model, pipeline.datamanager.eval_dataset, self.orbit_frames)
+        frames = self._orbits(pipeline.model)
         write_video(self.out / "orbit.mp4", frames, fps=8)
         write_png(self.out / "orbit_frames.png", np.concatenate(list(frames[:: max(1, len(frames) // 4)]), axis=0))
         config_path = trainer.base_dir / "config.yml"
@@ -101,6 +100,13 @@ class DemoCommand:
             task = progress.add_task("synth", total=self.num_identities * self.num_frames)
             generate(data, settings, with_transfer=False, progress=lambda n: progress.advance(task, n))
 
+    def _orbits(self, model) -> np.ndarray:
+        with Progress(TextColumn("[bold]4/4[/bold] novel-view orbit of every identity"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} images"), TimeRemainingColumn(),
+                      console=CONSOLE) as progress:  # fmt: skip
+            task = progress.add_task("orbit", total=self.orbit_frames * len(model.identity_names))
+            return render_orbits(model, self.orbit_frames, lambda: progress.advance(task))
+
     def _train(self, data: Path, device: str):
         from minerf_ns.config import METHODS
 
@@ -108,76 +114,6 @@ class DemoCommand:
         config.pipeline.datamanager.data = data
         configure_run(config, self.out / "outputs", "demo", self.iterations, device, self.seed)
         return train_with_progress(config, f"[bold]2/4[/bold] training {self.method}", CONSOLE)
-
-
-@torch.no_grad()
-def evaluate_held_out(pipeline) -> tuple[Dict[str, Dict[str, float]], np.ndarray]:
-    """Metrics of every held-out frame, averaged per identity, and a comparison image (one row per identity:
-    ground truth, render, error x4 of its first held-out frame)."""
-    model, dataset = pipeline.model, pipeline.datamanager.eval_dataset
-    identities = dataset.cameras.metadata["identity_idx"][:, 0]
-    sums: Dict[str, Dict[str, List[float]]] = {}
-    rows = []
-    for idx in range(len(dataset)):
-        item = dataset[idx]
-        outputs = model.get_outputs_for_camera(dataset.cameras[idx : idx + 1])
-        image = item["image"][..., :3].float()
-        render = outputs["rgb"].cpu()
-        metrics = model.metrics.image_metrics(render, image, item["head_box"])
-        name = model.identity_names[int(identities[idx])]
-        for key, value in metrics.items():
-            sums.setdefault(name, {}).setdefault(key, []).append(value)
-        if len(rows) == 0 or int(identities[idx]) != int(identities[idx - 1]):
-            factor = display_factor(image.shape[0])
-            error = ((render - image).abs() * 4.0).clamp(0, 1)
-            captions = (f"{name}: held-out", f"render {metrics['head_psnr']:.1f} dB", "error x4")
-            tiles = [label(upscale(to_uint8(t), factor), c) for t, c in zip((image, render, error), captions)]
-            rows.append(np.concatenate(tiles, axis=1))
-    per_identity = {name: {k: float(np.mean(v)) for k, v in metrics.items()} for name, metrics in sums.items()}
-    return per_identity, np.concatenate(rows, axis=0)
-
-
-@torch.no_grad()
-def render_orbits(model, dataset, num_frames: int) -> np.ndarray:
-    """[T, H, W * identities, 3] uint8: each identity with its first held-out expression, the camera orbiting."""
-    from minerf_ns.conditioned_render import condition_metadata, make_camera, render_rgb
-    from minerf_ns.orbit import orbit_poses
-
-    cameras = dataset.cameras
-    identities = cameras.metadata["identity_idx"][:, 0]
-    columns = []
-    with Progress(TextColumn("orbit"), BarColumn(), TextColumn("{task.completed}/{task.total} images"),
-                  TimeRemainingColumn(), console=CONSOLE) as progress:  # fmt: skip
-        task = progress.add_task("orbit", total=num_frames * len(model.identity_names))
-        for identity, name in enumerate(model.identity_names):
-            idx = int(torch.nonzero(identities == identity)[0, 0])
-            height, width = int(cameras.height[idx]), int(cameras.width[idx])
-            condition = condition_metadata(cameras.metadata["expression"][idx], identity)
-            images = []
-            for pose in orbit_poses(cameras.camera_to_worlds[idx], num_frames):
-                intrinsics = (cameras.fx[idx], cameras.fy[idx], cameras.cx[idx], cameras.cy[idx])
-                camera = make_camera(pose, *intrinsics, height, width, metadata=condition)
-                rgb = to_uint8(render_rgb(model, camera))
-                images.append(label(upscale(rgb, display_factor(height)), name))
-                progress.advance(task)
-            columns.append(np.stack(images))
-    return np.concatenate(columns, axis=2)
-
-
-def mean_metrics(per_identity: Dict[str, Dict[str, float]]) -> Dict[str, float]:
-    """The mean over identities of each metric."""
-    keys = next(iter(per_identity.values()))
-    return {k: float(np.mean([m[k] for m in per_identity.values()])) for k in keys}
-
-
-def held_out_table(per_identity: Dict[str, Dict[str, float]], mean: Dict[str, float], title: str) -> Table:
-    """PSNR/SSIM on the frame and the head box, one row per identity and the mean."""
-    table = Table(title=title)
-    for column in ("identity", "PSNR", "SSIM", "head PSNR", "head SSIM"):
-        table.add_column(column, justify="right")
-    for name, m in list(per_identity.items()) + [("mean", mean)]:
-        table.add_row(name, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['head_psnr']:.2f}", f"{m['head_ssim']:.3f}")
-    return table
 
 
 def print_summary(summary: dict, out: Path) -> None:

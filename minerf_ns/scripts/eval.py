@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from minerf_ns.media import display_factor, label, upscale, write_png
 from minerf_ns.scripts.loading import fail, load_run, quiet_warnings, refuse_existing
-from minerf_ns.scripts.media import display_factor, label, upscale, write_png
 
 CONSOLE = Console()
 TOOL = "minerf-eval transfer"
@@ -62,7 +62,6 @@ class EvalTransfer:
         if missing:
             fail(TOOL, f"{truth.root}: no ground truth for the model's identities {missing}. "
                  "Fix: pass the minerf-synth dataset the model was trained on (--data)")  # fmt: skip
-        cameras = pipeline.datamanager.train_dataparser_outputs.cameras
         frames = truth.held_out_frames() if self.frames == "held-out" else list(range(truth.num_frames))
         names = model.identity_names  # targets; the drivers are every video of the dataset, seen by the model or not
         scores: Dict[str, Dict[str, Dict[str, List[float]]]] = {a: {b: {} for b in truth.names} for a in names}
@@ -73,8 +72,8 @@ class EvalTransfer:
                 background = truth.background(target)
                 for source in truth.names:
                     expressions = torch.from_numpy(truth.expressions(source)[frames])
-                    poses = model.video_camera_to_worlds[a][frames]
-                    renders = render_transfer(model, cameras, a, expressions, poses, lambda: progress.advance(task))
+                    poses = model.catalogue.camera_to_worlds[a][frames]
+                    renders = render_transfer(model, a, expressions, poses, lambda: progress.advance(task))
                     for k, render in zip(frames, renders):
                         image = truth.image(target, source, k)
                         box = box_image(box_from_mask(np.abs(image - background).max(-1) > 0.1), *image.shape[:2])
@@ -98,18 +97,19 @@ class EvalTransfer:
         (self.output_dir / "transfer.json").write_text(json.dumps(summary, indent=2))
         print_table(summary)
         if self.figures:
-            self.write_figures(model, cameras, truth)
+            self.write_figures(model, truth)
         CONSOLE.print(f"wrote {self.output_dir / 'transfer.json'}")
 
-    def write_figures(self, model, cameras, truth) -> None:
+    def write_figures(self, model, truth) -> None:
         """identity_codes.png, singular_values.png, transfer_grid.png."""
         from minerf_ns.figures import plot_identity_codes, plot_singular_values
         from minerf_ns.transfer import render_transfer
 
         names = model.identity_names
-        plot_identity_codes(model.identity_codes.weight.detach().cpu().numpy(), names,
-                            self.output_dir / "identity_codes.png")  # fmt: skip
-        matrices = {n: p.detach().cpu().numpy() for n, p in model.interaction.named_parameters() if p.ndim == 2}
+        codes = model.conditioning.codes.identity.weight.detach().cpu().numpy()
+        plot_identity_codes(codes, names, self.output_dir / "identity_codes.png")
+        interaction = model.conditioning.interaction
+        matrices = {n: p.detach().cpu().numpy() for n, p in interaction.named_parameters() if p.ndim == 2}
         if matrices:
             plot_singular_values(matrices, self.output_dir / "singular_values.png")
         # Rows: identities; columns: each video's first held-out expression; the identity's first pose.
@@ -117,8 +117,8 @@ class EvalTransfer:
         drivers = torch.from_numpy(np.stack([truth.expressions(n)[k] for n in truth.names]))
         rows = []
         for a, target in enumerate(names):
-            poses = model.video_camera_to_worlds[a][:1].expand(len(drivers), 3, 4)
-            renders = render_transfer(model, cameras, a, drivers, poses)
+            poses = model.catalogue.camera_to_worlds[a][:1].expand(len(drivers), 3, 4)
+            renders = render_transfer(model, a, drivers, poses)
             factor = display_factor(renders.shape[1])
             tiles = [label(upscale(r, factor), f"{target} <- {n}") for r, n in zip(renders, truth.names)]
             rows.append(np.concatenate(tiles, axis=1))
@@ -159,7 +159,7 @@ class EvalHeldOut:
     """Replace an existing output folder's files."""
 
     def main(self) -> None:
-        from minerf_ns.scripts.demo import evaluate_held_out, held_out_table, mean_metrics
+        from minerf_ns.evaluation import evaluate_held_out, held_out_table, mean_metrics
 
         tool = "minerf-eval heldout"
         refuse_existing(self.output_dir, tool, self.overwrite)

@@ -19,7 +19,7 @@ import tyro
 from rich.console import Console
 
 from minerf_ns.scripts.loading import fail, load_run, quiet_warnings
-from minerf_ns.scripts.training import configure_run, train_with_progress
+from minerf_ns.training import configure_run, train_with_progress
 
 CONSOLE = Console()
 TOOL = "minerf-personalize"

@@ -15,8 +15,8 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from minerf_ns.media import write_png, write_video
 from minerf_ns.scripts.loading import fail, load_run, quiet_warnings, refuse_existing
-from minerf_ns.scripts.media import write_png, write_video
 
 CONSOLE = Console()
 TOOL = "minerf-render transfer"
@@ -61,26 +61,25 @@ class RenderTransfer:
         _, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
         model = pipeline.model
         try:
-            target = model.identity_index(self.identity)
-            driver = None if self.expressions_from is None else model.identity_index(self.expressions_from)
+            target = model.catalogue.identity_index(self.identity)
+            driver = None if self.expressions_from is None else model.catalogue.identity_index(self.expressions_from)
         except ValueError as err:
             fail(TOOL, str(err))
         if driver is not None:
-            expressions = model.video_expressions[driver]
+            expressions = model.catalogue.expressions[driver]
         else:
-            expressions = torch.from_numpy(read_expressions(self.expressions, model.expression_dim))
+            expressions = torch.from_numpy(read_expressions(self.expressions, model.catalogue.expression_dim))
         if self.max_frames is not None:
             expressions = expressions[: max(self.max_frames, 1)]
         try:
             poses = transfer_poses(model, target, len(expressions), self.pose, driver)
         except ValueError as err:
             fail(TOOL, str(err))
-        cameras = pipeline.datamanager.train_dataparser_outputs.cameras
         with Progress(TextColumn(f"{self.identity} <- {self.expressions_from or self.expressions.name}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} frames"), TimeRemainingColumn(),
                       console=CONSOLE) as progress:  # fmt: skip
             task = progress.add_task("render", total=len(expressions))
-            frames = render_transfer(model, cameras, target, expressions, poses, lambda: progress.advance(task))
+            frames = render_transfer(model, target, expressions, poses, lambda: progress.advance(task))
         if self.output_format in ("video", "both"):
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
             write_video(self.output_path, frames, fps=self.fps)

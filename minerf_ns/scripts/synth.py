@@ -11,7 +11,8 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from minerf_ns.synthetic.dataset_writer import GROUND_TRUTH_DIR, SynthSettings, generate
+from minerf_ns.layout import GROUND_TRUTH_DIR
+from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
 
 CONSOLE = Console()
 

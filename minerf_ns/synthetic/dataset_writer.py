@@ -17,7 +17,6 @@ Folders whose names start with ``_`` are not videos (the dataparser skips them).
 from __future__ import annotations
 
 import json
-import math
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -28,12 +27,10 @@ import cv2
 import numpy as np
 import torch
 
+from minerf_ns import layout
+from minerf_ns.face.head_model import load_head_model
 from minerf_ns.head_pose import TRACKER_TRANS_SCALE
-from minerf_ns.synthetic.head_model import load_head_model
 from minerf_ns.synthetic.talking_head import (
-    PARSING_BACKGROUND_BGR,
-    PARSING_HEAD_BGR,
-    PARSING_NECK_BGR,
     Appearance,
     Identity,
     RenderedFrame,
@@ -45,13 +42,11 @@ from minerf_ns.synthetic.talking_head import (
     render_frame,
 )
 
-GROUND_TRUTH_DIR = "_ground_truth"
 JPEG_QUALITY = 95
 IDENTITY_NAMES = (
     "ada", "ben", "cleo", "dev", "eli", "fay", "gus", "hana", "ivo", "jun", "kai", "lea", "max", "nia", "oto",
     "pia",
 )  # fmt: skip
-HELD_OUT_FRACTION = 0.1
 
 
 @dataclass
@@ -73,7 +68,7 @@ def identity_name(index: int) -> str:
 
 def num_train_frames(num_frames: int) -> int:
     """Frames in the train split: all but the last 10% (at least one held out)."""
-    return num_frames - max(1, math.ceil(HELD_OUT_FRACTION * num_frames))
+    return num_frames - layout.num_held_out(num_frames)
 
 
 def make_scene(settings: SynthSettings) -> tuple[list[Identity], list[Video]]:
@@ -108,9 +103,9 @@ def write_rgb(path: Path, rgb: np.ndarray) -> None:
 def parsing_image(frame: RenderedFrame) -> np.ndarray:
     """The BGR parsing image of a frame (AD-NeRF colours)."""
     out = np.empty(frame.head.shape + (3,), dtype=np.uint8)
-    out[:] = PARSING_BACKGROUND_BGR
-    out[frame.neck] = PARSING_NECK_BGR
-    out[frame.head] = PARSING_HEAD_BGR
+    out[:] = layout.PARSING_BACKGROUND_BGR
+    out[frame.neck] = layout.PARSING_NECK_BGR
+    out[frame.head] = layout.PARSING_HEAD_BGR
     return out
 
 
@@ -124,9 +119,10 @@ def _render_job(job: tuple) -> int:
     folder = Path(folder)
     for k in range(expressions.shape[0]):
         frame = render_frame(model, appearance, identity.shape, expressions[k], c2w[k], background)
-        write_rgb(folder / "head_imgs" / f"{k}.jpg" if with_parsing else folder / f"{k}.jpg", frame.rgb)
+        image = layout.frame_image(k)
+        write_rgb(folder / layout.HEAD_IMAGES / image if with_parsing else folder / image, frame.rgb)
         if with_parsing:
-            cv2.imwrite(str(folder / "parsing" / f"{k}.png"), parsing_image(frame))
+            cv2.imwrite(str(folder / layout.PARSING_FOLDER / layout.parsing_image(k)), parsing_image(frame))
     return expressions.shape[0]
 
 
@@ -231,9 +227,9 @@ def generate(
     jobs = []
     for identity, video in zip(identities, videos):
         folder = out / identity.name
-        (folder / "head_imgs").mkdir(parents=True)
-        (folder / "parsing").mkdir()
-        write_rgb(folder / "bc.jpg", background_image(identity, size, size))
+        (folder / layout.HEAD_IMAGES).mkdir(parents=True)
+        (folder / layout.PARSING_FOLDER).mkdir()
+        write_rgb(folder / layout.BACKGROUND_FILE, background_image(identity, size, size))
         torch.save(
             {
                 "exp": torch.from_numpy(video.expressions),
@@ -242,13 +238,14 @@ def generate(
                 "focal": torch.tensor([intrinsics(size, size)[0]], dtype=torch.float32),
                 "id": torch.from_numpy(identity.shape[None]),
             },
-            folder / "track_params.pt",
+            folder / layout.TRACK_PARAMS,
         )
-        for split, frames in (("train", range(n_train)), ("val", range(n_train, settings.num_frames))):
-            with open(folder / f"transforms_{split}.json", "w", encoding="utf-8") as handle:
+        val = range(n_train, settings.num_frames)
+        for name, frames in ((layout.TRANSFORMS_TRAIN, range(n_train)), (layout.TRANSFORMS_VAL, val)):
+            with open(folder / name, "w", encoding="utf-8") as handle:
                 json.dump(_transforms(video, frames, size), handle, indent=1)
         jobs.append((identity, video, video.expressions, size, str(folder), True))
-    gt = out / GROUND_TRUTH_DIR
+    gt = out / layout.GROUND_TRUTH_DIR
     gt.mkdir(parents=True)
     if with_transfer:
         for identity, video in zip(identities, videos):

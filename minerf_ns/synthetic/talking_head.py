@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float
 
+from minerf_ns.face.head_model import NECK_CUT_Y_M, HeadModel
+from minerf_ns.face.rasterizer import rasterize
 from minerf_ns.head_pose import euler_to_rotation, head_pose_to_camera_to_world, world_to_camera
-from minerf_ns.synthetic.head_model import NECK_CUT_Y_M, HeadModel
-from minerf_ns.synthetic.rasterizer import rasterize
 
 FPS = 25.0
 CAMERA_DISTANCE_M = 1.0
@@ -23,11 +23,6 @@ FOCAL_PER_PIXEL = 2.5
 """Focal length in units of image width: the head (about 30 cm with hair) fills about 70% of the frame."""
 LIGHT_DIR_CAM = np.array([-0.35, 0.45, 1.0]) / np.linalg.norm([-0.35, 0.45, 1.0])
 """Key light direction in the camera frame (towards the light), upper left of the camera."""
-
-# Parsing colours, in the order OpenCV writes them (BGR), as in AD-NeRF's parsing/*.png.
-PARSING_HEAD_BGR = (255, 0, 0)
-PARSING_NECK_BGR = (0, 255, 0)
-PARSING_BACKGROUND_BGR = (255, 255, 255)
 
 SKIN_TONES = np.array(
     [[0.96, 0.80, 0.69], [0.89, 0.68, 0.53], [0.78, 0.57, 0.42], [0.62, 0.43, 0.30], [0.45, 0.30, 0.20]]

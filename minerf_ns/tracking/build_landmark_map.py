@@ -16,10 +16,10 @@ from importlib import resources
 import cv2
 import numpy as np
 
+from minerf_ns.face.head_model import load_head_model
+from minerf_ns.face.rasterizer import rasterize
 from minerf_ns.head_pose import world_to_camera
 from minerf_ns.synthetic.dataset_writer import SynthSettings, make_scene
-from minerf_ns.synthetic.head_model import load_head_model
-from minerf_ns.synthetic.rasterizer import rasterize
 from minerf_ns.synthetic.talking_head import Appearance, background_image, intrinsics, render_frame
 from minerf_ns.tracking.face_landmarker import NUM_LANDMARKS, FaceLandmarker
 from minerf_ns.tracking.landmark_map import MAP_FILE

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from jaxtyping import Float
 
-from minerf_ns.synthetic.head_model import HeadModel
+from minerf_ns.face.head_model import HeadModel
 
 
 def _rigid_generators(points: Float[np.ndarray, "V 3"]) -> Float[np.ndarray, "3V 6"]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float
 
+from minerf_ns.face.head_model import HeadModel
 from minerf_ns.head_pose import euler_to_rotation
-from minerf_ns.synthetic.head_model import HeadModel
 
 
 class FittedHead:

@@ -14,11 +14,11 @@ import cv2
 import numpy as np
 from jaxtyping import Bool, Float
 
-from minerf_ns.synthetic.talking_head import PARSING_BACKGROUND_BGR as BACKGROUND_BGR
-from minerf_ns.synthetic.talking_head import PARSING_HEAD_BGR as HEAD_BGR
-from minerf_ns.synthetic.talking_head import PARSING_NECK_BGR as NECK_BGR
+from minerf_ns.layout import PARSING_BACKGROUND_BGR as BACKGROUND_BGR
+from minerf_ns.layout import PARSING_HEAD_BGR as HEAD_BGR
+from minerf_ns.layout import PARSING_NECK_BGR as NECK_BGR
+from minerf_ns.layout import PARSING_TORSO_BGR as TORSO_BGR
 
-TORSO_BGR = (0, 0, 255)
 HAIR_GROWTH = 0.12
 """Dilation of the head silhouette, as a fraction of the face size (hair at the sides)."""
 HAIR_LIFT = 0.15

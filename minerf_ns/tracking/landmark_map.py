@@ -14,7 +14,7 @@ from importlib import resources
 import numpy as np
 from jaxtyping import Float, Int
 
-from minerf_ns.synthetic.head_model import HeadModel
+from minerf_ns.face.head_model import HeadModel
 
 MAP_FILE = "facemesh_to_ict.npz"
 

@@ -19,9 +19,9 @@ import torch
 from jaxtyping import Bool, Float, UInt8
 from torch import Tensor
 
-from minerf_ns.synthetic.head_model import HeadModel
-from minerf_ns.synthetic.rasterizer import project as project_points
-from minerf_ns.synthetic.rasterizer import rasterize
+from minerf_ns.face.head_model import HeadModel
+from minerf_ns.face.rasterizer import project as project_points
+from minerf_ns.face.rasterizer import rasterize
 from minerf_ns.tracking.face_fitting import FaceFit, FitSettings, project, refine_video
 from minerf_ns.tracking.fitted_head import FittedHead
 

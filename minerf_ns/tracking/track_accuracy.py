@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from minerf_ns.face.head_model import load_head_model
 from minerf_ns.head_pose import euler_to_rotation
-from minerf_ns.synthetic.head_model import load_head_model
 from minerf_ns.tracking.face_orientation import (
     face_orientation,
     landmark_region_orientation,

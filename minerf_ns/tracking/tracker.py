@@ -26,9 +26,11 @@ import cv2
 import numpy as np
 import torch
 
+from minerf_ns import layout
+from minerf_ns.face.head_model import NECK_CUT_Y_M, load_head_model
+from minerf_ns.face.rasterizer import project
 from minerf_ns.head_pose import TRACKER_TRANS_SCALE, euler_to_rotation, head_pose_to_camera_to_world
-from minerf_ns.synthetic.head_model import NECK_CUT_Y_M, load_head_model
-from minerf_ns.synthetic.rasterizer import project
+from minerf_ns.media import write_video
 from minerf_ns.tracking.background import background_sample_rows, median_background
 from minerf_ns.tracking.face_fitting import FaceFit, FitSettings, face_size_px, fit_video
 from minerf_ns.tracking.face_landmarker import FaceLandmarker
@@ -40,7 +42,6 @@ from minerf_ns.tracking.overlay import overlay_frame
 from minerf_ns.tracking.photometric_refinement import PhotometricSettings, refine_photometric, working_frame
 from minerf_ns.tracking.video_source import TrackInputError, VideoSource
 
-HELD_OUT_FRACTION = 0.1
 JPEG_QUALITY = 95
 MIN_TRACKED_FRAMES = 2
 
@@ -119,8 +120,8 @@ def track_video(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     folder.mkdir(parents=True)
-    (folder / "ori_imgs").mkdir()
-    (folder / "parsing").mkdir()
+    (folder / layout.ORIGINAL_IMAGES).mkdir()
+    (folder / layout.PARSING_FOLDER).mkdir()
     landmarker = FaceLandmarker()
     tracked, skipped, points, small_frames = [], [], [], []
     width = height = None
@@ -129,7 +130,7 @@ def track_video(
         if settings.size:
             rgb = square_resize(rgb, settings.size)
         height, width = rgb.shape[:2]
-        _write_jpeg(folder / "ori_imgs" / f"{k}.jpg", rgb)
+        _write_jpeg(folder / layout.ORIGINAL_IMAGES / layout.frame_image(k), rgb)
         result = landmarker.track(rgb)
         if result is None:
             skipped.append(k)
@@ -180,9 +181,10 @@ def track_video(
         for row, k in enumerate(tracked):
             uv = geometry.project(row)
             masks = head_masks(uv, geometry.is_neck, face_px, height, width)
-            if not cv2.imwrite(str(folder / "parsing" / f"{k}.png"), masks.parsing_bgr()):
-                raise TrackInputError(folder / "parsing", "could not be written", "check the output folder")
-            rgb = _read_rgb(folder / "ori_imgs" / f"{k}.jpg") if settings.overlay or row in samples else None
+            if not cv2.imwrite(str(folder / layout.PARSING_FOLDER / layout.parsing_image(k)), masks.parsing_bgr()):
+                raise TrackInputError(folder / layout.PARSING_FOLDER, "could not be written", "check the output folder")
+            frame_path = folder / layout.ORIGINAL_IMAGES / layout.frame_image(k)
+            rgb = _read_rgb(frame_path) if settings.overlay or row in samples else None
             if row in samples:
                 frames.append(rgb)
                 foregrounds.append(masks.foreground)
@@ -193,9 +195,7 @@ def track_video(
                 yield overlay_frame(rgb, landmarks[row], fitted, masks.head, text)
 
     if settings.overlay:
-        from minerf_ns.scripts.media import write_video  # the one mp4 writer of the package
-
-        write_video(folder / "track_overlay.mp4", masks_and_overlays(), int(round(source.fps)))
+        write_video(folder / layout.TRACK_OVERLAY, masks_and_overlays(), int(round(source.fps)))
     else:
         for _ in masks_and_overlays():
             pass
@@ -203,7 +203,7 @@ def track_video(
 
     t0 = time.perf_counter()
     background, seen = median_background(frames, foregrounds)
-    _write_jpeg(folder / "bc.jpg", background)
+    _write_jpeg(folder / layout.BACKGROUND_FILE, background)
     timings["background_s"] = time.perf_counter() - t0
 
     frame_ids = torch.tensor(tracked, dtype=torch.long)
@@ -216,12 +216,12 @@ def track_video(
             "id": torch.from_numpy(fit.identity[None]),
             "frame_ids": frame_ids,
         },
-        folder / "track_params.pt",
+        folder / layout.TRACK_PARAMS,
     )
-    num_val = max(1, math.ceil(HELD_OUT_FRACTION * len(tracked)))
+    num_val = layout.num_held_out(len(tracked))
     splits = {"train": range(0, len(tracked) - num_val), "val": range(len(tracked) - num_val, len(tracked))}
-    for split, rows in splits.items():
-        with open(folder / f"transforms_{split}.json", "w", encoding="utf-8") as handle:
+    for name, rows in ((layout.TRANSFORMS_TRAIN, splits["train"]), (layout.TRANSFORMS_VAL, splits["val"])):
+        with open(folder / name, "w", encoding="utf-8") as handle:
             json.dump(_transforms(fit, tracked, rows, width, height), handle, indent=1)
 
     per_frame = fit.residual_px.mean(1)
@@ -256,6 +256,6 @@ def track_video(
         "timings": timings,
         "warnings": warnings,
     }
-    with open(folder / "track_report.json", "w", encoding="utf-8") as handle:
+    with open(folder / layout.TRACK_REPORT, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=1)
     return report

@@ -1,9 +1,13 @@
-"""Multi-resolution tri-plane features (pure torch, runs on CPU): the grid part of the fast MI-NeRF field.
+"""Encodings of points and directions (pure torch, no nerfstudio; the same code on a laptop CPU and a GPU).
 
-A point x in [-1, 1]^3 is projected onto the xy, xz and yz planes of every level; each plane is a learned
-[C, R, R] image sampled bilinearly. The features of the three planes are multiplied (as in K-Planes, which keeps
-them axis-aligned and lets a plane be 'off' by being near zero) and the levels concatenated.
-Plain ``grid_sample`` instead of a CUDA hash grid, so the same code trains on a laptop CPU and on a GPU.
+- ``PaperPositionalEncoding``: the paper's gamma(x) = [x, sin(2^k x), cos(2^k x)], k = 0..L-1. MI-NeRF follows
+  NeRFace/AD-NeRF, whose embedder uses frequencies 2^k with no 2*pi factor and includes the input; nerfstudio's
+  ``NeRFEncoding`` multiplies by 2*pi and has no sin/cos pairing of the same kind, so we keep our own.
+- ``TriPlaneEncoding``: multi-resolution tri-plane features, the grid of the tri-plane geometry. A point x in
+  [-1, 1]^3 is projected onto the xy, xz and yz planes of every level; each plane is a learned [C, R, R] image
+  sampled bilinearly. The features of the three planes are multiplied (as in K-Planes, which keeps them
+  axis-aligned and lets a plane be 'off' by being near zero) and the levels concatenated. Plain ``grid_sample``
+  instead of a CUDA hash grid.
 """
 
 from __future__ import annotations
@@ -17,6 +21,23 @@ from torch import Tensor, nn
 
 PLANE_AXES = ((0, 1), (0, 2), (1, 2))
 """The coordinate pairs of the xy, xz and yz planes."""
+
+
+class PaperPositionalEncoding(nn.Module):
+    """gamma(x) with ``num_frequencies`` octaves starting at 2^0, the input included."""
+
+    def __init__(self, in_dim: int, num_frequencies: int) -> None:
+        super().__init__()
+        self.in_dim = in_dim
+        self.register_buffer("freqs", 2.0 ** torch.arange(num_frequencies, dtype=torch.float32), persistent=False)
+
+    @property
+    def out_dim(self) -> int:
+        return self.in_dim * (1 + 2 * self.freqs.numel())
+
+    def forward(self, x: Float[Tensor, "*bs d"]) -> Float[Tensor, "*bs out"]:
+        scaled = (x[..., None, :] * self.freqs[:, None]).flatten(-2)
+        return torch.cat([x, torch.sin(scaled), torch.cos(scaled)], dim=-1)
 
 
 class TriPlaneEncoding(nn.Module):

@@ -1,0 +1,125 @@
+"""What every geometry shares: its config and interface, and the conditioned field's colour head.
+
+A geometry turns rays that carry a per-ray condition (``RayBundle.metadata[CONDITION]``, [R, C]) and their
+background colours into named rendering passes (``compositing.Composite``), the last one being the image. It decides
+how rays are sampled (uniform + PDF, a proposal pass, ...) and what field is evaluated. The model supervises the
+passes listed in ``supervised_passes`` and adds the geometry's ``regularizers()`` to the loss. A new geometry (e.g.
+Gaussians) is a new ``GeometryConfig`` subclass and its ``Geometry``; the model and the other geometries stay as
+they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple, Type
+
+import torch.nn.functional as F
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from minerf_ns.compositing import Composite, composite
+from minerf_ns.conditioning import CONDITION
+from minerf_ns.encodings import PaperPositionalEncoding
+from nerfstudio.cameras.rays import RayBundle, RaySamples
+from nerfstudio.configs.base_config import InstantiateConfig
+from nerfstudio.field_components.field_heads import FieldHeadNames
+from nerfstudio.fields.base_field import Field
+
+
+@dataclass
+class GeometryConfig(InstantiateConfig):
+    """How rays are sampled and the conditioned field evaluated."""
+
+    _target: Type = field(default_factory=lambda: Geometry)
+    direction_frequencies: int = 4
+    """Octaves of the positional encoding of the view direction in the colour head (paper: 4)."""
+
+
+class Geometry(nn.Module):
+    """Base class: rays with a condition and a background -> named passes, the last one the rendered image.
+
+    Args:
+        config: the geometry's settings.
+        condition_dim: size of the per-ray condition [M(e, i), l].
+        aabb: [2, 3] the scene box around the head.
+    """
+
+    config: GeometryConfig
+    pass_names: Tuple[str, ...] = ()
+    """Names of the passes ``forward`` returns, in order; the last one is the image."""
+    supervised_passes: Tuple[str, ...] = ()
+    """The passes whose colour the loss compares with the frame."""
+
+    def __init__(self, config: GeometryConfig, condition_dim: int, aabb: Tensor) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, rays: RayBundle, background: Float[Tensor, "R 3"]) -> Dict[str, Composite]:
+        """Render ``rays`` (metadata: ``CONDITION`` [R, C]) over ``background``: one Composite per pass name."""
+        raise NotImplementedError
+
+    def parameter_groups(self) -> Dict[str, List[nn.Parameter]]:
+        """The geometry's parameters by optimizer group (default: all in "fields")."""
+        return {"fields": list(self.parameters())}
+
+    def regularizers(self) -> Dict[str, Tensor]:
+        """Weighted regularisation losses of the geometry's own parameters (computed in the training forward pass,
+        where DDP sees them); none by default."""
+        return {}
+
+    @staticmethod
+    def render_pass(field_module: Field, samples: RaySamples, background: Tensor) -> Composite:
+        """Evaluate ``field_module`` at ``samples`` and composite its colour over ``background``."""
+        outputs = field_module(samples)
+        return composite(samples, outputs[FieldHeadNames.DENSITY], outputs[FieldHeadNames.RGB], background)
+
+
+def split_linear(layer: nn.Linear, parts: Sequence[Tensor]) -> Tensor:
+    """``layer(torch.cat(parts, -1))`` without building the concatenation: each part meets its own columns of the
+    weight, and parts broadcast. The per-ray condition ([R, 1, C]) is then multiplied once per ray, not once per
+    sample, and never copied to every sample."""
+    out: Optional[Tensor] = None
+    start = 0
+    for part in parts:
+        width = part.shape[-1]
+        term = F.linear(part, layer.weight[:, start : start + width])
+        out = term if out is None else out + term
+        start += width
+    assert out is not None and start == layer.in_features, "the parts do not cover the layer's input"
+    return out + layer.bias if layer.bias is not None else out
+
+
+class ConditionedField(Field):
+    """A field whose samples see their ray's condition; owns the colour head: feature + gamma(v) -> RGB.
+
+    Subclasses implement ``get_density`` (density and a geometry feature per sample) and call ``build_color_head``
+    last in their ``__init__``.
+    """
+
+    def build_color_head(self, feature_dim: int, direction_frequencies: int, num_layers: int, width: int) -> None:
+        """The colour head: ``num_layers`` ReLU layers of ``width`` on [feature, gamma(v)], then RGB in [0, 1]."""
+        self.direction_encoding = PaperPositionalEncoding(3, direction_frequencies)
+        layers: List[nn.Module] = []
+        in_dim = feature_dim + self.direction_encoding.out_dim
+        for k in range(num_layers):
+            layers += [nn.Linear(in_dim if k == 0 else width, width), nn.ReLU()]
+        layers += [nn.Linear(width if num_layers else in_dim, 3), nn.Sigmoid()]
+        self.color_head = nn.Sequential(*layers)
+
+    @staticmethod
+    def condition(ray_samples: RaySamples) -> Float[Tensor, "R 1 C"]:
+        """The per-ray condition, one row per ray (it broadcasts over the ray's samples).
+
+        nerfstudio hands it to the samples as a stride-0 view [R, S, C]; its first sample is the ray's row.
+        """
+        assert ray_samples.metadata is not None and CONDITION in ray_samples.metadata, "samples carry no condition"
+        return ray_samples.metadata[CONDITION][:, :1]
+
+    def get_outputs(
+        self, ray_samples: RaySamples, density_embedding: Optional[Tensor] = None
+    ) -> Dict[FieldHeadNames, Float[Tensor, "*bs 3"]]:
+        assert density_embedding is not None
+        # Every sample of a ray has the ray's direction: encode it once per ray and let it broadcast.
+        directions = self.direction_encoding(ray_samples.frustums.directions[:, :1])
+        hidden = split_linear(self.color_head[0], (density_embedding, directions))
+        return {FieldHeadNames.RGB: self.color_head[1:](hidden)}

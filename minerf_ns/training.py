@@ -1,0 +1,142 @@
+"""The training step: nerfstudio's own ``Trainer.train_iteration`` (mixed precision, gradient accumulation, gradient
+logging), plus a guard that skips an optimizer step whose gradients are not finite. ``ns-train``, ``minerf-demo``,
+``minerf-personalize``, the benchmarks and the tests all train through it.
+
+Without a gradient scaler nerfstudio applies every gradient; a single NaN/inf gradient turns every weight into NaN
+through Adam's moments and the rest of the run is lost. With a scaler enabled (``--mixed-precision`` on CUDA) the
+scaler already skips such steps and lowers its scale, so the guard leaves that path alone. A skipped step still
+steps the learning-rate schedules, which follow the iteration count; the trainer logs the count of skipped steps.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, List, Optional, Type
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from dataparsers.dataset_scan import read_dataset
+from nerfstudio.engine.optimizers import Optimizers
+from nerfstudio.engine.trainer import TRAIN_INTERATION_OUTPUT, Trainer, TrainerConfig
+from nerfstudio.utils.rich_utils import CONSOLE
+
+
+def gradients_finite(parameters: Iterable[torch.nn.Parameter]) -> bool:
+    """True when every gradient is finite (parameters without a gradient count as finite); one host sync."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return True
+    return bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
+
+
+class GuardedOptimizers(Optimizers):
+    """nerfstudio's Optimizers; without an enabled grad scaler, a step with a non-finite gradient is skipped."""
+
+    def __init__(self, config, param_groups) -> None:
+        super().__init__(config, param_groups)
+        self.skipped_steps = 0
+        """Optimizer steps skipped so far for non-finite gradients."""
+
+    def optimizer_scaler_step_some(self, grad_scaler: Any, param_groups: List[str]) -> None:
+        if grad_scaler.is_enabled():  # the scaler checks the gradients itself
+            return super().optimizer_scaler_step_some(grad_scaler, param_groups)
+        if not gradients_finite(p for group in param_groups for p in self.parameters[group]):
+            self.zero_grad_some(param_groups)
+            self.skipped_steps += 1
+            CONSOLE.print(f"[yellow]non-finite gradients: optimizer step skipped ({self.skipped_steps} so far)")
+            return None
+        return super().optimizer_scaler_step_some(grad_scaler, param_groups)
+
+
+class MiNerfTrainer(Trainer):
+    """nerfstudio's Trainer with guarded optimizers; logs ``skipped_steps`` among the train metrics."""
+
+    optimizers: GuardedOptimizers
+
+    def setup_optimizers(self) -> GuardedOptimizers:
+        return GuardedOptimizers(self.config.optimizers.copy(), self.pipeline.get_param_groups())
+
+    @property
+    def skipped_steps(self) -> int:
+        """Optimizer steps skipped so far for non-finite gradients."""
+        return self.optimizers.skipped_steps
+
+    def train_iteration(self, step: int) -> TRAIN_INTERATION_OUTPUT:
+        loss, loss_dict, metrics_dict = super().train_iteration(step)
+        metrics_dict["skipped_steps"] = torch.tensor(float(self.skipped_steps))
+        return loss, loss_dict, metrics_dict
+
+
+@dataclass
+class MiNerfTrainerConfig(TrainerConfig):
+    """nerfstudio's TrainerConfig with MiNerfTrainer; ``save_config`` first reads and checks every video.
+
+    ``ns-train`` saves ``config.yml`` before the dataparser runs. Checking first means bad input stops with one line
+    naming the file and the fix, and no output folder is created. The dataparser then reuses what was read.
+    """
+
+    _target: Type = field(default_factory=lambda: MiNerfTrainer)
+
+    def save_config(self) -> None:
+        data = self.pipeline.datamanager.data or self.pipeline.datamanager.dataparser.data
+        read_dataset(Path(data))
+        super().save_config()
+
+
+def configure_run(config, output_dir: Path, experiment_name: str, iterations: int, device: str, seed: int) -> None:
+    """Set a trainer config up for a scripted run, in place: ``iterations`` with one checkpoint at the end, schedules
+    over the run, no periodic evaluation, TensorBoard only, a fresh timestamp; seed Python, numpy and torch."""
+    config.output_dir = output_dir
+    config.experiment_name = experiment_name
+    config.max_num_iterations = iterations
+    config.steps_per_save = iterations
+    config.steps_per_eval_batch = config.steps_per_eval_image = config.steps_per_eval_all_images = 10**9
+    for group in config.optimizers.values():
+        group["scheduler"].max_steps = iterations
+    config.vis = "tensorboard"
+    config.logging.local_writer.enable = False
+    config.machine.device_type = device
+    config.machine.seed = seed
+    config.set_timestamp()
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def start_trainer(config) -> MiNerfTrainer:
+    """The trainer of ``config``, set up (pipeline, optimizers) and ready for ``train_iteration`` or ``train``."""
+    trainer = config.setup(local_rank=0, world_size=1)
+    trainer.setup()
+    return trainer
+
+
+def train_with_progress(config, caption: str, console: Console, before_training: Optional[Callable] = None):
+    """Save ``config``, set up its Trainer, call ``before_training(trainer)``, train with a progress bar.
+
+    Returns:
+        the trained Trainer (its pipeline, and ``base_dir`` holding config.yml and nerfstudio_models/).
+    """
+    config.save_config()
+    trainer = start_trainer(config)
+    if before_training is not None:
+        before_training(trainer)
+    with Progress(
+        TextColumn(caption), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("train", total=config.max_num_iterations, loss=float("nan"))
+        step_once = trainer.train_iteration
+
+        def train_iteration(step: int):
+            loss, loss_dict, metrics_dict = step_once(step)
+            progress.update(task, advance=1, loss=float(loss.detach()))
+            return loss, loss_dict, metrics_dict
+
+        trainer.train_iteration = train_iteration
+        trainer.train()
+    return trainer
