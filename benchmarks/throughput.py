@@ -15,10 +15,9 @@ import resource
 import time
 
 import torch
-from conditioning_cost import seconds_per_iteration
+from conditioning_cost import seconds_per_iteration, vanilla_twin
 
 from minerf_ns.config import METHODS
-from nerfstudio.models.vanilla_nerf import VanillaModelConfig
 
 
 @torch.no_grad()
@@ -49,23 +48,21 @@ def main() -> None:
     parser.add_argument("--vanilla-render", action="store_true", help="also time vanilla-nerf renders (slow on CPU)")
     args = parser.parse_args()
     for name in args.methods:
-        ours = METHODS[name].config.pipeline
-        model = ours.model
-        coarse = getattr(model, "num_proposal_samples", model.num_coarse_samples)
-        fine = getattr(model, "num_samples", model.num_importance_samples)
-        vanilla = copy.deepcopy(ours)
-        vanilla.model = VanillaModelConfig(num_coarse_samples=coarse, num_importance_samples=fine,
-                                           background_color="white")  # fmt: skip
-        rays = ours.datamanager.train_num_rays_per_batch
+        ours = METHODS[name].config
+        geometry = ours.pipeline.model.geometry
+        coarse = getattr(geometry, "num_proposal_samples", getattr(geometry, "num_coarse_samples", 0))
+        fine = getattr(geometry, "num_samples", getattr(geometry, "num_importance_samples", 0))
+        vanilla = vanilla_twin(ours, coarse, fine)
+        rays = ours.pipeline.datamanager.train_num_rays_per_batch
         t_ours = seconds_per_iteration(ours, args.data, args.device, args.iterations)
         t_vanilla = seconds_per_iteration(vanilla, args.data, args.device, args.iterations)
         print(f"train {name}: rays={rays} samples={coarse}+{fine} s/it={t_ours:.3f} rays/s={rays / t_ours:.0f} "
               f"vanilla-nerf s/it={t_vanilla:.3f} ratio={t_ours / t_vanilla:.3f}", flush=True)  # fmt: skip
         for size in args.sizes:
-            r_ours = render_seconds(ours, args.data, size, args.device)
+            r_ours = render_seconds(ours.pipeline, args.data, size, args.device)
             line = f"render {name} {size}x{size}: {1 / r_ours:.3f} frames/s ({r_ours:.2f} s)"
             if args.vanilla_render:
-                r_vanilla = render_seconds(vanilla, args.data, size, args.device)
+                r_vanilla = render_seconds(vanilla.pipeline, args.data, size, args.device)
                 line += f"; vanilla-nerf {1 / r_vanilla:.3f} frames/s; speed ratio {r_vanilla / r_ours:.2f}"
             print(line, flush=True)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -1,16 +1,19 @@
-"""Shared by the benchmarks: a method's config on a dataset, trained with its own optimizers and schedulers, with
-held-out evaluations every ``every`` iterations (evaluation time is not counted as training time)."""
+"""Shared by the benchmarks: a method's config on a dataset, trained through the one training step (the trainer's
+``train_iteration`` with its own optimizers, schedules and guard), with held-out evaluations every ``every``
+iterations (evaluation time is not counted as training time)."""
 
 from __future__ import annotations
 
 import copy
+import tempfile
 import time
+from pathlib import Path
 from typing import Dict, Iterator, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 
 from minerf_ns.config import METHODS
+from minerf_ns.training import configure_run, start_trainer
 
 
 def method_config(
@@ -25,7 +28,7 @@ def method_config(
     """The registered trainer config of ``method`` with its schedules scaled to ``iterations``.
 
     Args:
-        overrides: model config fields as ``name=value`` (tuples as Python literals).
+        overrides: model or geometry config fields as ``name=value`` (tuples as Python literals).
     """
     config = copy.deepcopy(METHODS[method].config)
     config.pipeline.datamanager.data = data
@@ -40,32 +43,32 @@ def method_config(
         config.pipeline.datamanager.dataparser.near_margin = near_margin
     for item in overrides:
         name, value = item.split("=")
-        current = getattr(config.pipeline.model, name)
-        setattr(config.pipeline.model, name, type(current)(eval(value) if isinstance(current, tuple) else value))
+        model = config.pipeline.model
+        target = model.geometry if hasattr(model.geometry, name) else model
+        current = getattr(target, name)
+        setattr(target, name, type(current)(eval(value) if isinstance(current, tuple) else value))
     return config
+
+
+def trainer_for(config, iterations: int, device: str = "cpu", seed: int = 0, out: Optional[Path] = None):
+    """The set-up trainer of ``config`` for ``iterations`` (schedules, seeds; logs in ``out`` or a temporary folder)."""
+    configure_run(config, out or Path(tempfile.mkdtemp(prefix="minerf-bench-")), "benchmark", iterations, device, seed)
+    return start_trainer(config)
 
 
 def train_with_evals(
     config, iterations: int, every: int, device: str = "cpu", seed: int = 0
 ) -> Iterator[Tuple[int, float, Dict[str, float]]]:
     """Yield (step, training seconds so far, held-out metrics) every ``every`` steps."""
-    from nerfstudio.engine.optimizers import Optimizers
-
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    pipeline = config.pipeline.setup(device=device, test_mode="val")
-    optimizers = Optimizers(config.optimizers, pipeline.get_param_groups())
+    trainer = trainer_for(config, iterations, device, seed)
+    pipeline = trainer.pipeline
     train_seconds = 0.0
     for step in range(1, iterations + 1):
         if device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
         pipeline.train()
-        _, loss_dict, _ = pipeline.get_train_loss_dict(step)
-        optimizers.zero_grad_all()
-        sum(loss_dict.values()).backward()
-        optimizers.optimizer_step_all()
-        optimizers.scheduler_step_all(step)
+        trainer.train_iteration(step)
         if device == "cuda":
             torch.cuda.synchronize()
         train_seconds += time.perf_counter() - start

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from nerfstudio.cameras.rays import RaySamples
 
+
 @dataclass
 class Composite:
     """One rendering pass of a batch of rays."""

@@ -112,8 +112,8 @@ class MiNerfModel(Model):
         return {"interaction": self.conditioning.interaction, "geometry": self.geometry}
 
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
-        """Groups "codes": identity and latent codes; "fields": the interaction module and the geometry's networks; and the
-        geometry's own groups (tri-planes: "grids")."""
+        """Optimizer groups: "codes" (identity and latent codes), "fields" (the interaction module and the geometry's
+        networks) and the geometry's own (tri-planes: "grids")."""
         groups = self.conditioning.parameter_groups()
         for name, params in self.geometry.parameter_groups().items():
             groups.setdefault(name, []).extend(params)

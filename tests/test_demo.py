@@ -35,7 +35,7 @@ def test_minerf_demo_writes_comparison_video_and_metrics(tmp_path):
     assert len(video) > 1000 and video[4:8] == b"ftyp"
     config_path = tmp_path / metrics["config"]
     config = yaml.load(config_path.read_text(), Loader=yaml.UnsafeLoader)
-    assert config.max_num_iterations == 8 and (config_path.parent / "nerfstudio_models").is_dir()
+    assert config.max_num_iterations == 80 and (config_path.parent / "nerfstudio_models").is_dir()
 
 
 def test_minerf_demo_refuses_a_non_empty_folder(tmp_path):

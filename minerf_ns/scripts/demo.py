@@ -21,9 +21,9 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from minerf_ns.commands import quiet_warnings
 from minerf_ns.evaluation import evaluate_held_out, held_out_table, mean_metrics, render_orbits
 from minerf_ns.media import write_png, write_video
-from minerf_ns.scripts.loading import quiet_warnings
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
 from minerf_ns.training import configure_run, train_with_progress
 

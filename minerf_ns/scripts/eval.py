@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from minerf_ns.commands import fail, load_run, quiet_warnings, refuse_existing
 from minerf_ns.media import display_factor, label, upscale, write_png
-from minerf_ns.scripts.loading import fail, load_run, quiet_warnings, refuse_existing
 
 CONSOLE = Console()
 TOOL = "minerf-eval transfer"

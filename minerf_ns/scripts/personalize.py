@@ -18,7 +18,7 @@ import torch
 import tyro
 from rich.console import Console
 
-from minerf_ns.scripts.loading import fail, load_run, quiet_warnings
+from minerf_ns.commands import fail, load_run, quiet_warnings
 from minerf_ns.training import configure_run, train_with_progress
 
 CONSOLE = Console()

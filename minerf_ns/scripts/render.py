@@ -15,8 +15,8 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from minerf_ns.commands import fail, load_run, quiet_warnings, refuse_existing
 from minerf_ns.media import write_png, write_video
-from minerf_ns.scripts.loading import fail, load_run, quiet_warnings, refuse_existing
 
 CONSOLE = Console()
 TOOL = "minerf-render transfer"

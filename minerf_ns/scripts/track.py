@@ -15,7 +15,7 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from minerf_ns.scripts.loading import fail, quiet_warnings
+from minerf_ns.commands import fail, quiet_warnings
 from minerf_ns.tracking.video_source import TrackInputError, VideoSource, open_source
 
 TOOL = "minerf-track"

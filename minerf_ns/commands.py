@@ -1,4 +1,5 @@
-"""Load a trained MI-NeRF run (``config.yml`` + newest checkpoint) for the minerf-* commands, with one-line errors."""
+"""What every ``minerf-*`` console script shares: a one-line failure (no traceback), quiet warnings, refusing to
+overwrite an output, and loading a trained run (``config.yml`` + newest checkpoint) with one-line errors."""
 
 from __future__ import annotations
 
