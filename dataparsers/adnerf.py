@@ -30,6 +30,7 @@ from dataparsers.video_record import (
     require_key,
 )
 from minerf_ns import layout
+from minerf_ns.catalogue import VideoIntrinsics
 
 
 def is_adnerf_video(folder: Path) -> bool:
@@ -121,12 +122,7 @@ def read_adnerf_video(folder: Path) -> VideoRecord:
         folder=folder,
         image_filenames=images,
         camera_to_worlds=np.stack([e[1] for e in entries]),
-        fx=fx,
-        fy=fy,
-        cx=cx,
-        cy=cy,
-        width=width,
-        height=height,
+        intrinsics=VideoIntrinsics(fx, fy, cx, cy, width, height),
         expressions=expressions,
         held_out=held_out,
         background=background,

@@ -18,7 +18,7 @@ from PIL import Image
 from dataparsers.dataset_error import DatasetError
 from dataparsers.dataset_scan import read_dataset
 from dataparsers.video_record import VideoRecord
-from minerf_ns.catalogue import CATALOGUE, VideoCatalogue, VideoIntrinsics
+from minerf_ns.catalogue import CATALOGUE, VideoCatalogue
 from minerf_ns.conditioning import UNSEEN_FRAME, camera_metadata
 from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.data.dataparsers.base_dataparser import DataParser, DataParserConfig, DataparserOutputs
@@ -85,8 +85,9 @@ class MiNerfDataParser(DataParser):
             for k in np.nonzero(~video.held_out if split == "train" else video.held_out)[0]:
                 images.append(video.image_filenames[k])
                 poses.append(video.camera_to_worlds[k, :3, :4])
-                intr.append([video.fx, video.fy, video.cx, video.cy])
-                sizes.append([video.width, video.height])
+                camera = video.intrinsics
+                intr.append([camera.fx, camera.fy, camera.cx, camera.cy])
+                sizes.append([camera.width, camera.height])
                 expr.append(video.expressions[k])
                 ident.append(vid_index)
                 frame_idx.append(train_ids[k])
@@ -141,7 +142,7 @@ class MiNerfDataParser(DataParser):
                 expressions=[torch.from_numpy(v.expressions).float() for v in videos],
                 train_frame_index=tables,
                 camera_to_worlds=[torch.tensor(v.camera_to_worlds[:, :3, :4], dtype=torch.float32) for v in videos],
-                intrinsics=[VideoIntrinsics(v.fx, v.fy, v.cx, v.cy, v.width, v.height) for v in videos],
+                intrinsics=[v.intrinsics for v in videos],
                 backgrounds=[self._background(v) for v in videos],
                 near=float(max(distances.min() - self.config.near_margin, 1e-3)),
                 far=float(distances.max() + self.config.far_margin),
@@ -152,7 +153,8 @@ class MiNerfDataParser(DataParser):
         """The video's static background as uint8 [H, W, 3] (the configured colour where it has none)."""
         if video.background is None:
             colour = torch.tensor(self.config.default_background) * 255
-            return colour.round().to(torch.uint8).expand(video.height, video.width, 3).clone()
+            size = (video.intrinsics.height, video.intrinsics.width, 3)
+            return colour.round().to(torch.uint8).expand(*size).clone()
         with Image.open(video.background) as img:
             return torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.uint8).copy())
 

@@ -22,6 +22,7 @@ from dataparsers.video_record import (
     parse_pose,
     require_key,
 )
+from minerf_ns.catalogue import VideoIntrinsics
 
 NATIVE_FILE = "transforms.json"
 
@@ -67,12 +68,14 @@ def read_native_video(folder: Path) -> VideoRecord:
         folder=folder,
         image_filenames=images,
         camera_to_worlds=np.stack(poses),
-        fx=fx,
-        fy=fy,
-        cx=float(meta.get("cx", width / 2.0)),
-        cy=float(meta.get("cy", height / 2.0)),
-        width=int(meta.get("w", width)),
-        height=int(meta.get("h", height)),
+        intrinsics=VideoIntrinsics(
+            fx,
+            fy,
+            float(meta.get("cx", width / 2.0)),
+            float(meta.get("cy", height / 2.0)),
+            int(meta.get("w", width)),
+            int(meta.get("h", height)),
+        ),
         expressions=check_expressions(np.stack(expressions), path, list(range(len(frames)))),
         held_out=last_fraction_held_out(len(frames)),
         background=background,

@@ -12,6 +12,7 @@ from jaxtyping import Float
 from PIL import Image
 
 from dataparsers.dataset_error import DatasetError
+from minerf_ns.catalogue import VideoIntrinsics
 from minerf_ns.layout import num_held_out
 
 
@@ -25,12 +26,8 @@ class VideoRecord:
     image_filenames: List[Path]
     camera_to_worlds: Float[np.ndarray, "N 4 4"]
     """OpenGL camera-to-world matrices in the canonical head frame."""
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    width: int
-    height: int
+    intrinsics: VideoIntrinsics
+    """The video's pinhole camera (focal lengths, principal point, image size)."""
     expressions: Float[np.ndarray, "N D"]
     held_out: np.ndarray
     """Boolean [N]: True for the frames of the val/test split."""

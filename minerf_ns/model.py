@@ -8,6 +8,7 @@ supervised pass plus lambda_l ||l|| + lambda_i ||i|| and the geometry's own regu
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Literal, Optional, Tuple, Type
 
@@ -124,15 +125,7 @@ class MiNerfModel(Model):
         meta = ray_bundle.metadata
         assert meta is not None and EXPRESSION in meta, "rays carry no expression metadata"
         condition = self.conditioning(meta)
-        rays = RayBundle(
-            origins=ray_bundle.origins,
-            directions=ray_bundle.directions,
-            pixel_area=ray_bundle.pixel_area,
-            camera_indices=ray_bundle.camera_indices,
-            nears=ray_bundle.nears,
-            fars=ray_bundle.fars,
-            metadata={CONDITION: condition.vector},
-        )
+        rays = dataclasses.replace(ray_bundle, metadata={CONDITION: condition.vector})  # the geometry sees only this
         background = meta[BACKGROUND] if BACKGROUND in meta else torch.ones_like(ray_bundle.origins)
         passes = self.geometry(rays, background)
         outputs: Dict[str, Any] = pass_outputs(passes)

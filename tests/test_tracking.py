@@ -192,7 +192,7 @@ def test_track_writes_a_dataset_mi_nerf_reads(tracked, synthetic_clip):
     assert [int(p.stem) for p in video.image_filenames] == kept
     np.testing.assert_allclose(video.expressions[NO_FACE_FRAME], params["exp"][NO_FACE_FRAME].numpy())  # frame 11
     assert video.held_out.sum() == 3 and video.held_out[-3:].all()
-    assert video.fx == pytest.approx(float(params["focal"][0]))
+    assert video.intrinsics.fx == pytest.approx(float(params["focal"][0]))
 
     errors = tracking_errors({k: v.numpy() for k, v in params.items()}, truth)
     assert errors["rotation_offset_removed_deg_mean"] < 2.0  # measured 0.94
