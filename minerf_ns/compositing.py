@@ -70,6 +70,12 @@ def composite(
     colour = None
     if rgb is not None:
         assert background is not None, "compositing colour needs the rays' background"
-        rgb = torch.cat([rgb[:, :-1], background[:, None, :].to(rgb)], dim=1)
-        colour = (weights * rgb).sum(dim=1)
+        colour = composite_colour(weights, rgb, background)
     return Composite(weights=weights, accumulation=accumulation, depth=depth, rgb=colour)
+
+
+def composite_colour(
+    weights: Float[Tensor, "R S 1"], rgb: Float[Tensor, "R S 3"], background: Float[Tensor, "R 3"]
+) -> Float[Tensor, "R 3"]:
+    """The colour of rays from their samples' weights and colours, the last sample's colour being the background."""
+    return (weights[:, :-1] * rgb[:, :-1]).sum(dim=1) + weights[:, -1] * background.to(rgb)

@@ -41,6 +41,9 @@ STATE_DICT_RENAMES: Tuple[Tuple[str, str], ...] = (
     (r"^field\.", "geometry.field."),
 )
 """(old key pattern, new prefix) of the model's state dict, first match wins."""
+ADDED_BUFFERS = ("geometry.occupancy.occupied", "geometry.occupancy.computed_at")
+"""Model buffers added since 0.1: an old checkpoint without them loads them as the model starts them (for the
+occupancy grid: not computed yet, so it is computed from the loaded weights before the first render)."""
 
 
 def upgrade_model_config(state: Dict[str, Any], geometry: str = "mlp") -> Dict[str, Any]:
@@ -65,13 +68,19 @@ def upgrade_model_config(state: Dict[str, Any], geometry: str = "mlp") -> Dict[s
 
 
 def upgrade_state_dict(module, state_dict: Dict[str, Any], prefix: str, *args) -> None:
-    """``load_state_dict`` pre-hook: rename an old checkpoint's keys (below ``prefix``) in place."""
+    """``load_state_dict`` pre-hook: rename an old checkpoint's keys (below ``prefix``) in place, and give buffers
+    added since then the values ``module`` (the model being loaded) starts with."""
     for key in [k for k in state_dict if k.startswith(prefix)]:
         local = key[len(prefix) :]
         for pattern, new in STATE_DICT_RENAMES:
             if re.match(pattern, local):
                 state_dict[prefix + re.sub(pattern, new, local)] = state_dict.pop(key)
                 break
+    if module is not None:
+        current = module.state_dict()
+        for key in ADDED_BUFFERS:
+            if key in current and prefix + key not in state_dict:
+                state_dict[prefix + key] = current[key]
 
 
 def _fast_model_module() -> Dict[str, Any]:

@@ -20,7 +20,16 @@ from torch.nn import Parameter
 from minerf_ns import legacy
 from minerf_ns.catalogue import CATALOGUE, VideoCatalogue
 from minerf_ns.compositing import Composite
-from minerf_ns.conditioning import BACKGROUND, CONDITION, EXPRESSION, IDENTITY, CodeBook, Condition, Conditioning
+from minerf_ns.conditioning import (
+    BACKGROUND,
+    CONDITION,
+    EXPRESSION,
+    IDENTITY,
+    CodeBook,
+    Condition,
+    Conditioning,
+    camera_metadata,
+)
 from minerf_ns.geometry import GeometryConfig, MlpGeometryConfig
 from minerf_ns.interaction import InteractionName
 from minerf_ns.metrics import ImageMetrics
@@ -28,6 +37,7 @@ from minerf_ns.viewer_controls import ViewerControls
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.scene_box import OrientedBox
+from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.model_components.scene_colliders import NearFarCollider
 from nerfstudio.models.base_model import Model, ModelConfig
 from nerfstudio.utils import colormaps
@@ -101,7 +111,42 @@ class MiNerfModel(Model):
             self.collider = NearFarCollider(near_plane=catalogue.near, far_plane=catalogue.far)
         self.metrics = ImageMetrics()
         self.viewer_controls = ViewerControls(catalogue)
+        self.step = 0
+        """The training step of the weights (set by training callbacks and when a checkpoint is loaded)."""
         self.register_load_state_dict_pre_hook(legacy.upgrade_state_dict)
+
+    def update_to_step(self, step: int) -> None:
+        self.step = step  # nerfstudio calls this when it loads a checkpoint
+
+    def get_training_callbacks(self, attributes: TrainingCallbackAttributes) -> List[TrainingCallback]:
+        """Update the geometry's occupancy grid every ``occupancy_every`` iterations and after the last one (so the
+        final checkpoint holds a grid of the final weights)."""
+        every = self.geometry.occupancy_every
+        if every <= 0:
+            return []
+        last = attributes.trainer.config.max_num_iterations - 1 if attributes.trainer is not None else -1
+
+        def refresh(step: int) -> None:
+            if step % every == 0 or step == last:
+                self.refresh_occupancy(step)
+
+        return [TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], refresh, update_every_num_iters=1)]
+
+    @torch.no_grad()
+    def refresh_occupancy(self, step: int) -> None:
+        """Recompute the geometry's occupancy grid over the conditions of train frames spread evenly over every
+        video (identity, expression and latent code as trained)."""
+        catalogue = self.catalogue
+        count = min(self.geometry.occupancy_conditions, catalogue.num_train_frames)
+        frames = torch.linspace(0, catalogue.num_train_frames - 1, count).round().long().unique().tolist()
+        conditions = [catalogue.train_frame_condition(k) for k in frames]
+        metadata = camera_metadata(
+            torch.stack([c.expression for c in conditions]),
+            torch.tensor([c.identity for c in conditions]),
+            torch.tensor([c.frame for c in conditions]),
+        )
+        vectors = self.conditioning({k: v.to(self.device) for k, v in metadata.items()}).vector
+        self.geometry.update_occupancy(vectors, step)
 
     @property
     def identity_names(self) -> List[str]:
@@ -169,6 +214,8 @@ class MiNerfModel(Model):
 
     @torch.no_grad()
     def get_outputs_for_camera(self, camera: Cameras, obb_box: Optional[OrientedBox] = None) -> Dict[str, Tensor]:
+        if self.geometry.needs_occupancy:  # a run trained before the grid existed, or a fresh model
+            self.refresh_occupancy(self.step)
         camera = camera.to(self.device)  # a copy: the caller's camera keeps its metadata
         if camera.metadata is None or EXPRESSION not in camera.metadata:
             condition = self.camera_condition(camera).camera_metadata()
@@ -179,6 +226,32 @@ class MiNerfModel(Model):
         assert rays.metadata is not None
         rays.metadata[BACKGROUND] = self.catalogue.background(identity, height, width).to(self.device).float() / 255.0
         return self.get_outputs_for_camera_ray_bundle(rays)
+
+    def rays_per_chunk(self, num_rays: int) -> int:
+        """Rays rendered at once: the config's ``eval_num_rays_per_chunk`` on a CPU (larger chunks measured slower
+        there); on a GPU as many as half the free memory holds (measured need per ray: the geometry's estimate), so a
+        512x512 frame is one chunk and the GPU waits for the host once per frame, not once per 4,096 rays."""
+        chunk = self.config.eval_num_rays_per_chunk
+        if self.device.type != "cuda":
+            return chunk
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return max(chunk, min(num_rays, int(0.5 * free) // self.geometry.bytes_per_ray))
+
+    @torch.no_grad()
+    def get_outputs_for_camera_ray_bundle(self, camera_ray_bundle: RayBundle) -> Dict[str, Tensor]:
+        """nerfstudio's chunked rendering of an image's rays, with ``rays_per_chunk`` rays at a time and the outputs
+        kept on the model's device until the image is whole."""
+        height, width = camera_ray_bundle.origins.shape[:2]
+        num_rays = len(camera_ray_bundle)
+        chunk = self.rays_per_chunk(num_rays)
+        pieces: Dict[str, List[Tensor]] = {}
+        for start in range(0, num_rays, chunk):
+            rays = camera_ray_bundle.get_row_major_sliced_ray_bundle(start, start + chunk).to(self.device)
+            for name, value in self.forward(ray_bundle=rays).items():
+                if isinstance(value, Tensor):
+                    pieces.setdefault(name, []).append(value)
+        device = camera_ray_bundle.directions.device
+        return {name: torch.cat(values).view(height, width, -1).to(device) for name, values in pieces.items()}
 
     def get_image_metrics_and_images(
         self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]

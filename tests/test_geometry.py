@@ -109,3 +109,69 @@ def test_triplane_density_is_zero_outside_the_head_box():
     density_out, _ = geometry.field.get_density(outside)
     density_in, _ = geometry.field.get_density(inside)
     assert float(density_out.abs().max()) == 0.0 and float(density_in.max()) > 0.0
+
+
+def test_sparse_rendering_with_nothing_to_skip_equals_the_dense_passes():
+    torch.manual_seed(0)
+    config = TriplaneGeometryConfig(num_proposal_samples=8, num_samples=8, plane_resolutions=(8, 16), plane_channels=2,
+                                    decoder_dim=16, min_render_weight=0.0)  # fmt: skip
+    geometry = config.setup(condition_dim=6, aabb=AABB).eval()
+    bundle, background = rays(7, torch.randn(7, 6)), torch.rand(7, 3)
+    dense = geometry(bundle, background)["fine"]
+    geometry.occupancy.computed_at.fill_(0)  # a "computed" grid with every cell occupied
+    assert geometry.renders_sparsely
+    sparse = geometry(bundle, background)["fine"]
+    for key in ("rgb", "accumulation", "depth", "weights"):
+        assert torch.allclose(getattr(sparse, key), getattr(dense, key), atol=1e-5), key
+
+
+def test_occupancy_grid_marks_dilated_cells_of_a_density_and_skips_the_rest():
+    from minerf_ns.occupancy import OccupancyGrid
+
+    grid = OccupancyGrid(resolution=8)
+    assert not grid.ready and bool(grid.lookup(torch.zeros(1, 3)).all())  # uncomputed: everything occupied
+    grid.update(lambda x: (x.norm(dim=-1) < 0.3).float(), threshold=0.5, step=7, dilation=0)
+    assert grid.ready and int(grid.computed_at) == 7
+    assert int(grid.occupied.sum()) == 8  # the 8 cells whose centres are within 0.3 of the origin
+    points = torch.tensor([[0.1, 0.1, 0.1], [0.9, 0.9, 0.9], [1.5, 0.0, 0.0]])
+    assert grid.lookup(points).tolist() == [True, False, False]  # inside, empty cell, outside the box
+    grid.update(lambda x: (x.norm(dim=-1) < 0.3).float(), threshold=0.5, step=8, dilation=1)
+    assert int(grid.occupied.sum()) == 4**3  # grown by one cell on every side
+
+
+def test_sparse_rendering_of_a_shape_skips_empty_space_and_matches_the_dense_render():
+    torch.manual_seed(0)
+    config = TriplaneGeometryConfig(num_proposal_samples=16, num_samples=16, plane_resolutions=(16,), plane_channels=2,
+                                    decoder_dim=16)  # fmt: skip
+    geometry = config.setup(condition_dim=4, aabb=AABB).eval()
+    with torch.no_grad():  # density only in a ball of radius 0.1 m: the grid's x in [-1/3, 1/3]
+        last = geometry.field.density_decoder[-1]
+        last.weight.zero_()
+        last.bias.fill_(-30.0)
+    decode = geometry.field.decode
+
+    evaluated = [0]
+
+    def ball(x, term):
+        evaluated[0] += x.shape[:-1].numel()
+        density, features = decode(x, term)
+        return torch.where(x.norm(dim=-1, keepdim=True) < 1 / 3, torch.full_like(density, 50.0), density), features
+
+    geometry.field.decode = ball
+    condition = torch.randn(64, 4)
+    bundle = rays(64, condition)
+    bundle.directions = torch.nn.functional.normalize(torch.randn(64, 3) * 0.15 + torch.tensor([0, 0, -1.0]), dim=-1)
+    background = torch.rand(64, 3)
+    dense = geometry(bundle, background)["fine"]
+    dense_count = evaluated[0]
+    geometry.update_occupancy(condition[:4], step=0)
+    assert 0.0 < geometry.occupancy.occupied_fraction < 0.1
+    evaluated[0] = 0
+    sparse = geometry(bundle, background)["fine"]
+    assert evaluated[0] < 0.2 * dense_count  # measured: 373 of 3,136
+    print(f"field evaluations: dense {dense_count}, sparse {evaluated[0]}")
+    hit = dense.accumulation[:, 0] > 0.5
+    assert 5 < int(hit.sum()) < 60  # some rays meet the ball, some miss it
+    assert torch.allclose(sparse.rgb, dense.rgb, atol=2e-3) and torch.allclose(
+        sparse.accumulation, dense.accumulation, atol=2e-3
+    )

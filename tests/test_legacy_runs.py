@@ -62,7 +62,7 @@ def test_old_configs_and_checkpoints_map_onto_the_current_model(legacy_root, run
     _, pipeline, _, step = eval_setup(config_path, test_mode="test")
     assert step == 39
     state = {k.removeprefix("_model."): v for k, v in old.items()}
-    upgrade_state_dict(None, state, "")
+    upgrade_state_dict(pipeline.model, state, "")
     current = pipeline.model.state_dict()
     assert sorted(state) == sorted(current)
     assert all(torch.equal(state[k], current[k]) for k in current)

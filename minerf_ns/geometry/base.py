@@ -62,6 +62,29 @@ class Geometry(nn.Module):
         """The geometry's parameters by optimizer group (default: all in "fields")."""
         return {"fields": list(self.parameters())}
 
+    @property
+    def bytes_per_ray(self) -> int:
+        """An estimate of the memory one ray needs while rendering (for choosing chunk sizes on a GPU)."""
+        raise NotImplementedError
+
+    @property
+    def occupancy_every(self) -> int:
+        """Training iterations between updates of the geometry's occupancy grid (0: it has none)."""
+        return 0
+
+    @property
+    def occupancy_conditions(self) -> int:
+        """How many train frames' conditions the occupancy grid covers."""
+        return 0
+
+    @property
+    def needs_occupancy(self) -> bool:
+        """True when rendering would use an occupancy grid that has not been computed yet."""
+        return False
+
+    def update_occupancy(self, conditions: Float[Tensor, "K C"], step: int) -> None:
+        """Recompute the occupancy grid for these conditions (geometries without one ignore this)."""
+
     def regularizers(self) -> Dict[str, Tensor]:
         """Weighted regularisation losses of the geometry's own parameters (computed in the training forward pass,
         where DDP sees them); none by default."""
@@ -115,11 +138,27 @@ class ConditionedField(Field):
         assert ray_samples.metadata is not None and CONDITION in ray_samples.metadata, "samples carry no condition"
         return ray_samples.metadata[CONDITION][:, :1]
 
+    def direction_term(self, directions: Float[Tensor, "*bs 3"]) -> Float[Tensor, "*bs H"]:
+        """The view direction's share of the colour head's first layer (computed once per ray)."""
+        first = self.color_head[0]
+        return F.linear(self.direction_encoding(directions), first.weight[:, first.in_features - self.direction_dim :])
+
+    @property
+    def direction_dim(self) -> int:
+        return self.direction_encoding.out_dim
+
+    def colour(
+        self, features: Float[Tensor, "*bs F"], direction_term: Float[Tensor, "*bs H"]
+    ) -> Float[Tensor, "*bs 3"]:
+        """RGB of samples from their geometry features and their ray's ``direction_term`` (broadcast)."""
+        first = self.color_head[0]
+        hidden = F.linear(features, first.weight[:, : first.in_features - self.direction_dim]) + direction_term
+        return self.color_head[1:](hidden + first.bias)
+
     def get_outputs(
         self, ray_samples: RaySamples, density_embedding: Optional[Tensor] = None
     ) -> Dict[FieldHeadNames, Float[Tensor, "*bs 3"]]:
         assert density_embedding is not None
         # Every sample of a ray has the ray's direction: encode it once per ray and let it broadcast.
-        directions = self.direction_encoding(ray_samples.frustums.directions[:, :1])
-        hidden = split_linear(self.color_head[0], (density_embedding, directions))
-        return {FieldHeadNames.RGB: self.color_head[1:](hidden)}
+        direction_term = self.direction_term(ray_samples.frustums.directions[:, :1])
+        return {FieldHeadNames.RGB: self.colour(density_embedding, direction_term)}

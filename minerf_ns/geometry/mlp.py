@@ -121,6 +121,13 @@ class MlpGeometry(Geometry):
         self.sampler_uniform = UniformSampler(num_samples=config.num_coarse_samples)
         self.sampler_pdf = PDFSampler(num_samples=config.num_importance_samples)
 
+    @property
+    def bytes_per_ray(self) -> int:
+        config = self.config
+        samples = 2 * config.num_coarse_samples + config.num_importance_samples + 1
+        per_sample = self.coarse.position_encoding.out_dim + 3 * config.hidden_dim + config.color_dim + 16  # floats
+        return 4 * samples * per_sample  # float32 (an over-estimate of the same kind as the tri-planes: 80 vs 56 kB)
+
     def forward(self, rays: RayBundle, background: Tensor) -> Dict[str, Composite]:
         samples = self.sampler_uniform(rays)
         coarse = self.render_pass(self.coarse, samples, background)

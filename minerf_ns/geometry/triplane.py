@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple, Type
 
 import torch
-from jaxtyping import Float
+import torch.nn.functional as F
+from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
-from minerf_ns.compositing import Composite, composite
+from minerf_ns.compositing import Composite, composite, composite_colour
+from minerf_ns.conditioning import CONDITION
 from minerf_ns.encodings import TriPlaneEncoding
-from minerf_ns.geometry.base import ConditionedField, Geometry, GeometryConfig, split_linear
+from minerf_ns.geometry.base import ConditionedField, Geometry, GeometryConfig
+from minerf_ns.occupancy import OccupancyGrid
 from nerfstudio.cameras.rays import RayBundle, RaySamples
 from nerfstudio.field_components.activations import trunc_exp
 from nerfstudio.model_components.ray_samplers import PDFSampler, UniformSampler
@@ -76,15 +79,28 @@ class TriplaneField(ConditionedField):
         low, high = self.aabb[0], self.aabb[1]
         return (positions - low) / (high - low) * 2.0 - 1.0
 
-    def get_density(self, ray_samples: RaySamples) -> Tuple[Tensor, Tensor]:
-        x = self.normalized_positions(ray_samples.frustums.get_positions())
-        first, rest = self.density_decoder[0], self.density_decoder[1:]
-        raw = rest(split_linear(first, (self.grid(x), self.condition(ray_samples))))
+    def condition_term(self, condition: Float[Tensor, "*bs C"]) -> Float[Tensor, "*bs H"]:
+        """The condition's share of the density decoder's first layer (computed once per ray, or per condition)."""
+        first = self.density_decoder[0]
+        return F.linear(condition, first.weight[:, self.grid.out_dim :])
+
+    def decode(
+        self, x: Float[Tensor, "*bs 3"], condition_term: Float[Tensor, "*bs H"]
+    ) -> Tuple[Float[Tensor, "*bs 1"], Float[Tensor, "*bs F"]]:
+        """Density and geometry feature at normalised positions ``x``, given their ray's ``condition_term``
+        (broadcast against ``x``'s batch shape)."""
+        first = self.density_decoder[0]
+        hidden = F.linear(self.grid(x), first.weight[:, : self.grid.out_dim]) + condition_term
+        raw = self.density_decoder[1:](hidden + first.bias)
         inside = (x.abs() <= 1.0).all(dim=-1, keepdim=True)
         # trunc_exp as nerfstudio's grid fields (nerfacto), capped so it never overflows; nothing outside the head box
         # (torch.where, not a product: inf * 0 would be NaN).
         density = torch.where(inside, trunc_exp(raw[..., :1].clamp(max=MAX_LOG_DENSITY) - 1.0), 0.0)
         return density, raw[..., 1:]
+
+    def get_density(self, ray_samples: RaySamples) -> Tuple[Tensor, Tensor]:
+        x = self.normalized_positions(ray_samples.frustums.get_positions())
+        return self.decode(x, self.condition_term(self.condition(ray_samples)))
 
 
 @dataclass
@@ -106,6 +122,22 @@ class TriplaneGeometryConfig(GeometryConfig):
     """Hidden layers of the density decoder."""
     plane_tv_mult: float = 1e-4
     """Weight of the tri-planes' total variation."""
+    skip_empty_space: bool = True
+    """When rendering (not training): evaluate the field only in cells of the occupancy grid that hold density,
+    return the background for rays that meet none, and compute colour only where a sample's weight counts."""
+    occupancy_resolution: int = 32
+    """Cells per side of the occupancy grid over the head box."""
+    occupancy_threshold: float = 0.05
+    """A cell is occupied where the density exceeds this for one of the grid's conditions (an opacity of 4e-4 over
+    the typical 8 mm between samples)."""
+    occupancy_conditions: int = 16
+    """Train frames (evenly spaced over all videos) whose conditions the grid covers; cells grow by one cell for
+    others (transfer, held-out expressions)."""
+    occupancy_every: int = 100
+    """Training iterations between updates of the grid (it is also updated after the last one)."""
+    min_render_weight: float = 1e-4
+    """When skipping empty space: rays whose opacity stays below this show the background, and samples whose weight
+    is below it get no colour."""
 
 
 class TriplaneGeometry(Geometry):
@@ -126,17 +158,101 @@ class TriplaneGeometry(Geometry):
             num_layers=config.decoder_layers,
             direction_frequencies=config.direction_frequencies,
         )
+        self.occupancy = OccupancyGrid(config.occupancy_resolution)
         proposal = config.num_proposal_samples
         self.sampler_uniform = UniformSampler(num_samples=proposal if proposal > 0 else config.num_samples)
         self.sampler_pdf = PDFSampler(num_samples=config.num_samples, include_original=True)
 
     def forward(self, rays: RayBundle, background: Tensor) -> Dict[str, Composite]:
+        if self.renders_sparsely:
+            return {"fine": self.render_sparsely(rays, background)}
         samples = self.sampler_uniform(rays)
         if self.config.num_proposal_samples > 0:
             with torch.no_grad():
                 proposal = composite(samples, self.field.get_density(samples)[0])
             samples = self.sampler_pdf(rays, samples, proposal.resampling_weights())
         return {"fine": self.render_pass(self.field, samples, background)}
+
+    @property
+    def renders_sparsely(self) -> bool:
+        """True when rendering skips empty space: not training, enabled, a proposal pass and a computed grid."""
+        enabled = self.config.skip_empty_space and self.config.num_proposal_samples > 0
+        return enabled and not self.training and self.occupancy.ready
+
+    def render_sparsely(self, rays: RayBundle, background: Tensor) -> Composite:
+        """The same passes as training's, evaluating the field only in occupied cells, only for rays that meet
+        density, and the colour only where a sample's weight is at least ``min_render_weight``."""
+        min_weight = self.config.min_render_weight
+        condition_terms = self.field.condition_term(rays.metadata[CONDITION])  # [R, H]
+        samples = self.sampler_uniform(rays)
+        x = self.field.normalized_positions(samples.frustums.get_positions())
+        density, _ = self._decode_where(x, condition_terms, self.occupancy.lookup(x))
+        proposal = composite(samples, density)
+        hit = proposal.accumulation[:, 0] >= min_weight
+        rgb = background.clone()
+        accumulation, depth = proposal.accumulation.clone(), proposal.depth.clone()
+        weights = torch.zeros(len(rays), 1 + self.config.num_proposal_samples + self.config.num_samples, 1).to(rgb)
+        weights[:, -1] = 1.0 - accumulation
+        if not bool(hit.any()):  # nothing but background in this batch of rays
+            return Composite(weights=weights, accumulation=accumulation, depth=depth, rgb=rgb)
+        hit_rays = rays[hit]
+        fine_samples = self.sampler_pdf(hit_rays, self.sampler_uniform(hit_rays), proposal.resampling_weights()[hit])
+        x = self.field.normalized_positions(fine_samples.frustums.get_positions())
+        density, features = self._decode_where(x, condition_terms[hit], self.occupancy.lookup(x))
+        fine = composite(fine_samples, density)
+        coloured = fine.weights[..., 0] >= min_weight
+        coloured[:, -1] = False  # the background sample
+        ray_index, sample_index = torch.nonzero(coloured, as_tuple=True)
+        colours = torch.zeros_like(x)
+        direction_terms = self.field.direction_term(hit_rays.directions)
+        colours[ray_index, sample_index] = self.field.colour(
+            features[ray_index, sample_index], direction_terms[ray_index]
+        )
+        rgb[hit] = composite_colour(fine.weights, colours, background[hit])
+        accumulation[hit], depth[hit] = fine.accumulation, fine.depth
+        weights[hit] = fine.weights
+        return Composite(weights=weights, accumulation=accumulation, depth=depth, rgb=rgb)
+
+    def _decode_where(
+        self, x: Float[Tensor, "R S 3"], condition_terms: Float[Tensor, "R H"], where: Bool[Tensor, "R S"]
+    ) -> Tuple[Float[Tensor, "R S 1"], Float[Tensor, "R S F"]]:
+        """Density and features of the samples ``where`` is True; zero elsewhere."""
+        density = x.new_zeros(*where.shape, 1)
+        features = x.new_zeros(*where.shape, FEATURE_DIM)
+        ray_index, sample_index = torch.nonzero(where, as_tuple=True)
+        if len(ray_index):
+            d, f = self.field.decode(x[ray_index, sample_index], condition_terms[ray_index])
+            density[ray_index, sample_index], features[ray_index, sample_index] = d, f
+        return density, features
+
+    @property
+    def bytes_per_ray(self) -> int:
+        config = self.config
+        samples = 2 * config.num_proposal_samples + config.num_samples + 1
+        per_sample = self.field.grid.out_dim + 3 * config.decoder_dim + FEATURE_DIM + 16  # live activations, floats
+        return 4 * samples * per_sample  # float32; measured on an H100 (tri-planes): 56 kB a ray, this gives 80
+
+    @property
+    def occupancy_every(self) -> int:
+        return self.config.occupancy_every if self.config.skip_empty_space else 0
+
+    @property
+    def occupancy_conditions(self) -> int:
+        return self.config.occupancy_conditions
+
+    @property
+    def needs_occupancy(self) -> bool:
+        return self.config.skip_empty_space and not self.occupancy.ready
+
+    @torch.no_grad()
+    def update_occupancy(self, conditions: Float[Tensor, "K C"], step: int) -> None:
+        """Recompute the occupancy grid: the largest density over ``conditions`` in every cell."""
+        terms = self.field.condition_term(conditions.to(self.field.aabb))
+
+        def max_density(points: Tensor) -> Tensor:
+            return torch.stack([self.field.decode(points, term)[0][..., 0] for term in terms]).amax(dim=0)
+
+        self.occupancy.update(max_density, self.config.occupancy_threshold, step)
 
     def parameter_groups(self) -> Dict[str, List[nn.Parameter]]:
         """The tri-planes in their own group "grids" (a higher learning rate), the decoders in "fields"."""
