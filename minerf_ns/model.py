@@ -225,7 +225,10 @@ class MiNerfModel(Model):
         identity = int(camera.metadata[IDENTITY].reshape(-1)[0])
         assert rays.metadata is not None
         rays.metadata[BACKGROUND] = self.catalogue.background(identity, height, width).to(self.device).float() / 255.0
-        return self.get_outputs_for_camera_ray_bundle(rays)
+        outputs = self.get_outputs_for_camera_ray_bundle(rays)
+        if self.viewer_controls.active:
+            self.viewer_controls.rendered()
+        return outputs
 
     def rays_per_chunk(self, num_rays: int) -> int:
         """Rays rendered at once: the config's ``eval_num_rays_per_chunk`` on a CPU (larger chunks measured slower

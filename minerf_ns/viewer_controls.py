@@ -69,15 +69,21 @@ class FrameCameraControl(ViewerControl):
 class ViewerControls(nn.Module):
     """Identity, expression video, expression frame, playback and a camera button, over a video catalogue.
 
+    Playback advances to the next frame once the current one has been rendered (and at most ``play_fps`` times a
+    second), so the animation runs as fast as the renders allow and never queues frames the viewer cannot show.
+
     Args:
         catalogue: the videos the model was trained on.
-        play_interval: seconds between frames while "Play expressions" is ticked.
+        play_fps: the most frames a second playback shows (the videos' rate).
+        render_timeout: seconds playback waits for a render before it moves on anyway.
     """
 
-    def __init__(self, catalogue: VideoCatalogue, play_interval: float = 0.2) -> None:
+    def __init__(self, catalogue: VideoCatalogue, play_fps: float = 25.0, render_timeout: float = 5.0) -> None:
         super().__init__()
         self.catalogue = catalogue
-        self.play_interval = play_interval
+        self.play_fps = play_fps
+        self.render_timeout = render_timeout
+        self._rendered = threading.Event()
         names = catalogue.identity_names
         self.identity = ViewerDropdown("Identity", names[0], names, hint="Whose identity code to render")
         self.expression_video = ViewerDropdown(
@@ -95,6 +101,10 @@ class ViewerControls(nn.Module):
     def active(self) -> bool:
         """True when a viewer has installed these controls (ns-viewer, or ns-train with the viewer)."""
         return getattr(self.identity, "gui_handle", None) is not None
+
+    def rendered(self) -> None:
+        """Called by the model after it rendered a viewer image: playback may show the next frame."""
+        self._rendered.set()
 
     def condition(self, clicked_train_frame: Optional[int]) -> Condition:
         """What the viewer renders: the chosen identity making the chosen video's expression frame.
@@ -131,7 +141,14 @@ class ViewerControls(nn.Module):
 
     def _play_loop(self) -> None:
         while bool(self.play.value):
-            source = self.catalogue.identity_index(self.expression_video.value)
-            self.frame.value = (int(self.frame.value) + 1) % len(self.catalogue.expressions[source])
-            self.frame.cb_hook(self.frame)
-            time.sleep(self.play_interval)
+            started = time.monotonic()
+            self.step_frame()
+            self._rendered.wait(self.render_timeout)
+            time.sleep(max(0.0, 1.0 / self.play_fps - (time.monotonic() - started)))
+
+    def step_frame(self) -> None:
+        """Show the next frame of the expression video (asks the viewer for a render)."""
+        source = self.catalogue.identity_index(self.expression_video.value)
+        self._rendered.clear()
+        self.frame.value = (int(self.frame.value) + 1) % len(self.catalogue.expressions[source])
+        self.frame.cb_hook(self.frame)

@@ -146,6 +146,9 @@ def test_fast_variant_trains_evaluates_and_renders_with_the_same_commands(train_
     run_dir = train(train_dataset, tmp_path / "outputs", *fast, iterations=4, method="mi-nerf-fast")
     step, state = checkpoint(run_dir)
     assert step == 3 and (run_dir / "config.yml").read_text().count("mi-nerf-fast") >= 1
+    # The occupancy grid was computed from the final weights (after the last iteration) and saved with them.
+    assert int(state["_model.geometry.occupancy.computed_at"]) == 3
+    assert 0.0 < float(state["_model.geometry.occupancy.occupied"].float().mean()) <= 1.0
     assert state[IDENTITY_CODES].shape == (2, EXPRESSION_DIM)
     assert [tuple(state[PLANES.format(k)].shape) for k in range(3)] == [
         (3, 8, 32, 32), (3, 8, 64, 64), (3, 8, 128, 128)
