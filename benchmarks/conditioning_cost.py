@@ -17,9 +17,8 @@ import time
 
 import torch
 import torchmetrics.image.lpip  # noqa: F401 (patched below)
-from training_run import trainer_for
+from training_run import method_config, trainer_for
 
-from minerf_ns.config import METHODS
 from nerfstudio.models.vanilla_nerf import VanillaModelConfig
 
 # vanilla-nerf builds LPIPS in populate_modules, which downloads AlexNet weights (no internet here); training never
@@ -59,16 +58,19 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--methods", nargs="*", default=["mi-nerf-small", "mi-nerf"])
+    parser.add_argument("--rays", type=int, default=0, help="rays per batch for both (0: the method's)")
+    parser.add_argument("--set", nargs="*", default=[], help="our model or geometry config overrides, name=value")
     args = parser.parse_args()
     for name in args.methods:
-        ours = METHODS[name].config
+        ours = method_config(name, args.data, args.iterations + 2, args.rays, overrides=args.set)
         geometry = ours.pipeline.model.geometry
         vanilla = vanilla_twin(ours, geometry.num_coarse_samples, geometry.num_importance_samples)
         rays = ours.pipeline.datamanager.train_num_rays_per_batch
+        label = f"{name} {' '.join(args.set)}".strip()
         t_ours = seconds_per_iteration(ours, args.data, args.device, args.iterations)
         t_vanilla = seconds_per_iteration(vanilla, args.data, args.device, args.iterations)
         print(
-            f"method={name} device={args.device} threads={torch.get_num_threads()} cores={os.cpu_count()} rays={rays} "
+            f"method={label} device={args.device} threads={torch.get_num_threads()} cores={os.cpu_count()} rays={rays} "
             f"samples={geometry.num_coarse_samples}+{geometry.num_importance_samples} ours_s_per_it={t_ours:.3f} "
             f"vanilla_nerf_s_per_it={t_vanilla:.3f} ratio={t_ours / t_vanilla:.2f}",
             flush=True,

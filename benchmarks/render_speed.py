@@ -85,8 +85,10 @@ def main() -> None:
         rows[(name, "psnr")] = metrics
         print(f"{name} held-out: PSNR {metrics['psnr']:.3f} dB, head box {metrics['head_psnr']:.3f} dB", flush=True)
     print(f"occupied cells: {model.geometry.occupancy.occupied_fraction:.3f}")
-    print("\n| size | dense frames/s | sparse frames/s | speed-up | dense density+colour evals "
-          "| sparse density+colour evals |")
+    print(
+        "\n| size | dense frames/s | sparse frames/s | speed-up | dense density+colour evals "
+        "| sparse density+colour evals |"
+    )
     print("|---|---|---|---|---|---|")
     for size in args.sizes:
         d, s = rows[("dense", size)], rows[("sparse", size)]

@@ -75,3 +75,16 @@ def train_with_evals(
         if step % every == 0 or step == iterations:
             pipeline.eval()
             yield step, train_seconds, pipeline.get_average_eval_image_metrics()
+
+
+def timed_steps(trainer, first: int, count: int, device: str = "cpu") -> float:
+    """Seconds for ``count`` training steps of ``trainer`` starting at step ``first`` (the device synchronised)."""
+    trainer.pipeline.train()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for step in range(first, first + count):
+        trainer.train_iteration(step)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start

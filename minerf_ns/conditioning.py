@@ -60,7 +60,16 @@ class Condition:
 
     def camera_metadata(self) -> Dict[str, Tensor]:
         """Metadata for one camera that fixes this condition."""
-        return camera_metadata(self.expression[None], torch.tensor([self.identity]), torch.tensor([self.frame]))
+        return Condition.batch_metadata([self])
+
+    @staticmethod
+    def batch_metadata(conditions: Sequence[Condition]) -> Dict[str, Tensor]:
+        """Metadata for one camera (or ray) per condition."""
+        return camera_metadata(
+            torch.stack([c.expression for c in conditions]),
+            torch.tensor([c.identity for c in conditions]),
+            torch.tensor([c.frame for c in conditions]),
+        )
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""The registered methods: `mi-nerf` (the paper's settings), `mi-nerf-small` (the paper's MLP sized for a CPU) and
-`mi-nerf-fast` (tri-plane geometry); one model, two geometries."""
+"""The registered methods: `mi-nerf` (the paper's settings), `mi-nerf-small` (the paper's MLP sized for a CPU),
+`mi-nerf-fast` (tri-plane geometry) and `mi-nerf-fast-gpu` (the same sized for a GPU); one model, two geometries."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from minerf_ns.datamanager import MiNerfDataManagerConfig
 from minerf_ns.geometry import MlpGeometryConfig, TriplaneGeometryConfig
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
 from minerf_ns.model import MiNerfModelConfig
+from minerf_ns.pipeline import MiNerfPipelineConfig
 from minerf_ns.scheduler import FloatExponentialDecaySchedulerConfig
 from minerf_ns.training import MiNerfTrainerConfig
 from nerfstudio.configs.base_config import ViewerConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
-from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 from nerfstudio.plugins.types import MethodSpecification
 
 PAPER_ITERATIONS = 400_000
@@ -51,7 +51,7 @@ def make_trainer_config(
         steps_per_save=max(eval_every, 1000),
         max_num_iterations=max_iterations,
         mixed_precision=False,
-        pipeline=VanillaPipelineConfig(
+        pipeline=MiNerfPipelineConfig(
             datamanager=MiNerfDataManagerConfig(
                 dataparser=MiNerfDataParserConfig(),
                 train_num_rays_per_batch=rays,
@@ -115,5 +115,35 @@ mi_nerf_fast_method = MethodSpecification(
     description="MI-NeRF with a tri-plane geometry and a proposal pass: the same codes and commands, much faster.",
 )
 
-METHODS = {"mi-nerf": mi_nerf_method, "mi-nerf-small": mi_nerf_small_method, "mi-nerf-fast": mi_nerf_fast_method}
+GPU_ITERATIONS = 20_000
+
+GPU_GEOMETRY = TriplaneGeometryConfig(
+    num_proposal_samples=32,
+    num_samples=48,
+    plane_resolutions=(64, 128, 256),
+    plane_channels=16,
+    decoder_dim=64,
+)
+
+mi_nerf_fast_gpu_method = MethodSpecification(
+    # Sized for one large GPU (an H100): 8x the rays of mi-nerf-fast, finer planes for 512 px frames, more samples.
+    # Not yet measured on a GPU (see BENCHMARKS.md, "GPU"): the sizes follow the first H100 run's throughput.
+    config=make_trainer_config(
+        "mi-nerf-fast-gpu",
+        GPU_ITERATIONS,
+        8192,
+        MiNerfModelConfig(geometry=GPU_GEOMETRY, eval_num_rays_per_chunk=65536),
+        eval_every=2000,
+        lr=2e-3,
+        group_lrs={"grids": 2e-2},
+    ),
+    description="mi-nerf-fast sized for a GPU: 8192 rays a batch, tri-planes up to 256 x 16 channels, 32 + 48 samples.",
+)
+
+METHODS = {
+    "mi-nerf": mi_nerf_method,
+    "mi-nerf-small": mi_nerf_small_method,
+    "mi-nerf-fast": mi_nerf_fast_method,
+    "mi-nerf-fast-gpu": mi_nerf_fast_gpu_method,
+}
 """The registered methods by name (what pyproject.toml's entry points name)."""

@@ -28,7 +28,6 @@ from minerf_ns.conditioning import (
     CodeBook,
     Condition,
     Conditioning,
-    camera_metadata,
 )
 from minerf_ns.geometry import GeometryConfig, MlpGeometryConfig
 from minerf_ns.interaction import InteractionName
@@ -72,6 +71,9 @@ class MiNerfModelConfig(ModelConfig):
     """Clip rays to the dataset's near/far planes."""
     freeze_interaction: bool = False
     """Keep the interaction module's weights fixed (personalization, paper sec. 3.4)."""
+    allow_tf32: bool = True
+    """On CUDA, let float32 matrix products use TensorFloat-32 tensor cores (training and rendering; PyTorch's
+    default is off). No effect on a CPU."""
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         # config.yml files of runs trained before the geometry was its own config (see legacy.py).
@@ -111,6 +113,8 @@ class MiNerfModel(Model):
             self.collider = NearFarCollider(near_plane=catalogue.near, far_plane=catalogue.far)
         self.metrics = ImageMetrics()
         self.viewer_controls = ViewerControls(catalogue)
+        if self.config.allow_tf32:  # a process-wide switch; only CUDA matmuls read it
+            torch.backends.cuda.matmul.allow_tf32 = True
         self.step = 0
         """The training step of the weights (set by training callbacks and when a checkpoint is loaded)."""
         self.register_load_state_dict_pre_hook(legacy.upgrade_state_dict)
@@ -139,12 +143,7 @@ class MiNerfModel(Model):
         catalogue = self.catalogue
         count = min(self.geometry.occupancy_conditions, catalogue.num_train_frames)
         frames = torch.linspace(0, catalogue.num_train_frames - 1, count).round().long().unique().tolist()
-        conditions = [catalogue.train_frame_condition(k) for k in frames]
-        metadata = camera_metadata(
-            torch.stack([c.expression for c in conditions]),
-            torch.tensor([c.identity for c in conditions]),
-            torch.tensor([c.frame for c in conditions]),
-        )
+        metadata = Condition.batch_metadata([catalogue.train_frame_condition(k) for k in frames])
         vectors = self.conditioning({k: v.to(self.device) for k, v in metadata.items()}).vector
         self.geometry.update_occupancy(vectors, step)
 

@@ -11,6 +11,7 @@ steps the learning-rate schedules, which follow the iteration count; the trainer
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, List, Optional, Type
@@ -83,6 +84,10 @@ class MiNerfTrainerConfig(TrainerConfig):
     _target: Type = field(default_factory=lambda: MiNerfTrainer)
 
     def save_config(self) -> None:
+        if self.machine.num_devices * self.machine.num_machines > 1 and self.machine.device_type != "cuda":
+            sys.exit(f"ns-train: --machine.num-devices {self.machine.num_devices} needs CUDA GPUs (nerfstudio launches "
+                     f"one process per GPU); device type is {self.machine.device_type}. Fix: train on one device, or "
+                     "on a machine with that many GPUs (nothing written)")  # fmt: skip
         data = self.pipeline.datamanager.data or self.pipeline.datamanager.dataparser.data
         read_dataset(Path(data))
         super().save_config()

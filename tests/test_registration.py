@@ -12,7 +12,7 @@ from nerfstudio_cli import BIN
 from nerfstudio.plugins.registry import discover_methods
 from nerfstudio.plugins.registry_dataparser import discover_dataparsers
 
-METHODS = ("mi-nerf", "mi-nerf-small", "mi-nerf-fast")
+METHODS = ("mi-nerf", "mi-nerf-small", "mi-nerf-fast", "mi-nerf-fast-gpu")
 SCRIPTS = ("minerf-synth", "minerf-demo", "minerf-render", "minerf-eval", "minerf-personalize", "minerf-track")
 
 
@@ -23,6 +23,7 @@ def test_entry_points_are_installed():
         "mi-nerf": "minerf_ns.config:mi_nerf_method",
         "mi-nerf-small": "minerf_ns.config:mi_nerf_small_method",
         "mi-nerf-fast": "minerf_ns.config:mi_nerf_fast_method",
+        "mi-nerf-fast-gpu": "minerf_ns.config:mi_nerf_fast_gpu_method",
     }
     assert parsers["mi-nerf-data"] == "dataparsers.minerf_dataparser:mi_nerf_dataparser"
     scripts = {ep.name for ep in entry_points(group="console_scripts")}
@@ -37,6 +38,7 @@ def test_nerfstudio_discovers_every_method_with_its_geometry_and_settings():
         "mi-nerf": (2048, "MlpGeometryConfig", (64, 128), 5e-4, {"fields", "codes"}),
         "mi-nerf-small": (512, "MlpGeometryConfig", (32, 32), 2e-3, {"fields", "codes"}),
         "mi-nerf-fast": (1024, "TriplaneGeometryConfig", (24, 32), 2e-3, {"fields", "codes", "grids"}),
+        "mi-nerf-fast-gpu": (8192, "TriplaneGeometryConfig", (32, 48), 2e-3, {"fields", "codes", "grids"}),
     }
     for name, (rays, geometry, samples, lr, groups) in expected.items():
         config = methods[name]
@@ -58,6 +60,7 @@ def test_nerfstudio_discovers_every_method_with_its_geometry_and_settings():
         8, 256, 4, 4, 128)  # fmt: skip
     assert (paper.position_frequencies, paper.direction_frequencies) == (10, 4)
     assert methods["mi-nerf-fast"].optimizers["grids"]["optimizer"].lr == 2e-2
+    assert methods["mi-nerf-fast-gpu"].pipeline.model.geometry.plane_resolutions == (64, 128, 256)
 
 
 def test_each_method_help_lists_only_its_geometry_options():

@@ -100,16 +100,24 @@ class Geometry(nn.Module):
 def split_linear(layer: nn.Linear, parts: Sequence[Tensor]) -> Tensor:
     """``layer(torch.cat(parts, -1))`` without building the concatenation: each part meets its own columns of the
     weight, and parts broadcast. The per-ray condition ([R, 1, C]) is then multiplied once per ray, not once per
-    sample, and never copied to every sample."""
-    out: Optional[Tensor] = None
-    start = 0
-    for part in parts:
-        width = part.shape[-1]
-        term = F.linear(part, layer.weight[:, start : start + width])
-        out = term if out is None else out + term
-        start += width
-    assert out is not None and start == layer.in_features, "the parts do not cover the layer's input"
-    return out + layer.bias if layer.bias is not None else out
+    sample, and never copied to every sample.
+
+    The largest part's product is the output; the others (with the bias folded into the smallest) are added to it
+    in place, so each per-sample tensor is written once, as a fused ``addmm`` would.
+    """
+    widths = [part.shape[-1] for part in parts]
+    assert sum(widths) == layer.in_features, "the parts do not cover the layer's input"
+    offsets = [sum(widths[:k]) for k in range(len(parts))]
+    terms = [(part, layer.weight[:, start : start + width]) for part, start, width in zip(parts, offsets, widths)]
+    terms.sort(key=lambda term: term[0].shape[:-1].numel())
+    smallest, largest = terms[0], terms[-1]
+    out = F.linear(largest[0], largest[1])
+    if len(terms) == 1:
+        return out if layer.bias is None else out.add_(layer.bias)
+    out.add_(F.linear(smallest[0], smallest[1], layer.bias))
+    for part, weight in terms[1:-1]:
+        out.add_(F.linear(part, weight))
+    return out
 
 
 class ConditionedField(Field):
@@ -139,9 +147,10 @@ class ConditionedField(Field):
         return ray_samples.metadata[CONDITION][:, :1]
 
     def direction_term(self, directions: Float[Tensor, "*bs 3"]) -> Float[Tensor, "*bs H"]:
-        """The view direction's share of the colour head's first layer (computed once per ray)."""
+        """The view direction's share of the colour head's first layer, bias included (computed once per ray)."""
         first = self.color_head[0]
-        return F.linear(self.direction_encoding(directions), first.weight[:, first.in_features - self.direction_dim :])
+        weight = first.weight[:, first.in_features - self.direction_dim :]
+        return F.linear(self.direction_encoding(directions), weight, first.bias)  # the bias too, once per ray
 
     @property
     def direction_dim(self) -> int:
@@ -152,8 +161,8 @@ class ConditionedField(Field):
     ) -> Float[Tensor, "*bs 3"]:
         """RGB of samples from their geometry features and their ray's ``direction_term`` (broadcast)."""
         first = self.color_head[0]
-        hidden = F.linear(features, first.weight[:, : first.in_features - self.direction_dim]) + direction_term
-        return self.color_head[1:](hidden + first.bias)
+        hidden = F.linear(features, first.weight[:, : first.in_features - self.direction_dim])
+        return self.color_head[1:](hidden.add_(direction_term))
 
     def get_outputs(
         self, ray_samples: RaySamples, density_embedding: Optional[Tensor] = None

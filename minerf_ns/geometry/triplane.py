@@ -80,9 +80,9 @@ class TriplaneField(ConditionedField):
         return (positions - low) / (high - low) * 2.0 - 1.0
 
     def condition_term(self, condition: Float[Tensor, "*bs C"]) -> Float[Tensor, "*bs H"]:
-        """The condition's share of the density decoder's first layer (computed once per ray, or per condition)."""
+        """The condition's share of the density decoder's first layer, bias included (once per ray or condition)."""
         first = self.density_decoder[0]
-        return F.linear(condition, first.weight[:, self.grid.out_dim :])
+        return F.linear(condition, first.weight[:, self.grid.out_dim :], first.bias)  # the bias too, once
 
     def decode(
         self, x: Float[Tensor, "*bs 3"], condition_term: Float[Tensor, "*bs H"]
@@ -90,8 +90,8 @@ class TriplaneField(ConditionedField):
         """Density and geometry feature at normalised positions ``x``, given their ray's ``condition_term``
         (broadcast against ``x``'s batch shape)."""
         first = self.density_decoder[0]
-        hidden = F.linear(self.grid(x), first.weight[:, : self.grid.out_dim]) + condition_term
-        raw = self.density_decoder[1:](hidden + first.bias)
+        hidden = F.linear(self.grid(x), first.weight[:, : self.grid.out_dim])
+        raw = self.density_decoder[1:](hidden.add_(condition_term))
         inside = (x.abs() <= 1.0).all(dim=-1, keepdim=True)
         # trunc_exp as nerfstudio's grid fields (nerfacto), capped so it never overflows; nothing outside the head box
         # (torch.where, not a product: inf * 0 would be NaN).
