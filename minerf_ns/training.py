@@ -107,7 +107,15 @@ def configure_run(config, output_dir: Path, experiment_name: str, iterations: in
     config.logging.local_writer.enable = False
     config.machine.device_type = device
     config.machine.seed = seed
+    # A fresh run folder: a config copied from a trained run keeps that run's timestamp (nerfstudio only fills in a
+    # "{timestamp}" placeholder), and two runs in the same second get the same one; an existing folder is never
+    # reused (its checkpoints would be replaced).
+    config.timestamp = "{timestamp}"
     config.set_timestamp()
+    stamp, attempt = config.timestamp, 1
+    while config.get_base_dir().exists():
+        attempt += 1
+        config.timestamp = f"{stamp}-{attempt}"
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

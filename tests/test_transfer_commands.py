@@ -121,6 +121,23 @@ def test_personalize_a_new_identity_from_a_short_clip(trained_two_of_three, synt
     assert sorted(json.loads((out / "transfer.json").read_text())["pairs"]) == ["cleo"]
 
 
+def test_personalizing_twice_keeps_both_runs(trained_two_of_three, tmp_path):
+    """Each personalization writes its own run folder; an earlier one is never replaced (its checkpoint was lost
+    before: the copied config kept the source run's timestamp)."""
+    base = ["minerf-personalize", "--load-config", str(trained_two_of_three / "config.yml"), "--iterations", "1",
+            "--output-dir", str(tmp_path / "outputs"), "--experiment-name", "same"]  # fmt: skip
+    run(*base, "--identities", "ada", cwd=tmp_path)
+    run(*base, "--identities", "ben", cwd=tmp_path)
+    runs = sorted(p.parent for p in (tmp_path / "outputs").rglob("config.yml"))
+    assert len(runs) == 2 and trained_two_of_three not in runs
+    assert all(len(list((r / "nerfstudio_models").glob("*.ckpt"))) == 1 for r in runs)
+    names = {r.name for r in runs}  # timestamps (a suffix when two fall in one second), not the source run's
+    assert len(names) == 2 and trained_two_of_three.name not in names
+    before = state(trained_two_of_three)[IDENTITY_CODES]
+    codes = [state(r)[IDENTITY_CODES][0] for r in runs]  # by timestamp: ada's run, then ben's
+    assert all(float((code - before[k]).abs().max()) < 0.05 for k, code in enumerate(codes))
+
+
 @pytest.mark.parametrize("missing", ["config", "identity"])
 def test_personalize_bad_input_gives_one_line(trained_two_of_three, tmp_path, missing):
     config = str(tmp_path / "nope.yml") if missing == "config" else str(trained_two_of_three / "config.yml")
