@@ -21,11 +21,16 @@ import torch
 
 from dataparsers.dataset_error import DatasetError
 from dataparsers.video_record import (
+    ImageFolder,
     VideoRecord,
     check_expressions,
     check_image_sizes,
+    check_intrinsics,
+    identity_name,
     last_fraction_held_out,
     load_json,
+    parse_face_rects,
+    parse_number,
     parse_pose,
     require_key,
 )
@@ -38,16 +43,39 @@ def is_adnerf_video(folder: Path) -> bool:
     return (folder / layout.TRANSFORMS_TRAIN).is_file() or (folder / layout.TRACK_PARAMS).is_file()
 
 
+NUMPY_GLOBALS = (np.core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.float32)),
+                 type(np.dtype(np.float64)), type(np.dtype(np.int64)))  # fmt: skip
+"""What a ``track_params.pt`` saved with numpy arrays instead of tensors needs to load without running code."""
+
+
+def load_track_params(path: Path, tool: str = "mi-nerf-data") -> object:
+    """``torch.load`` with only tensors and plain data allowed; numpy arrays (some trackers save those) too."""
+    if path.stat().st_size == 0:
+        raise DatasetError(path, "is empty (0 bytes)", "re-run the face tracker or copy the file again", tool=tool)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as first:  # torch raises several types for corrupt or foreign files
+        try:
+            with torch.serialization.safe_globals(list(NUMPY_GLOBALS)):
+                return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            reason = f"{type(first).__name__}: {str(first).splitlines()[0][:80]}"
+            raise DatasetError(path, f"cannot be loaded ({reason})",
+                               "save it with torch.save({'exp': tensor [N, d], ...}) or re-run the face tracker",
+                               tool=tool) from None  # fmt: skip
+
+
 def _load_exp(path: Path) -> np.ndarray:
     if not path.is_file():
         raise DatasetError(path, "is missing", "copy the tracker's track_params.pt into the video folder")
-    try:
-        params = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for corrupt files
-        raise DatasetError(path, f"cannot be loaded ({type(err).__name__})", "re-run the face tracker") from None
+    params = load_track_params(path)
     if not isinstance(params, dict) or "exp" not in params:
         raise DatasetError(path, "has no 'exp' entry", "save the tracker output with its 'exp' [N, d] tensor")
-    exp = np.asarray(torch.as_tensor(params["exp"]).float().numpy())
+    try:
+        exp = np.asarray(torch.as_tensor(np.asarray(params["exp"], dtype=np.float32)).numpy())
+    except (TypeError, ValueError, RuntimeError):
+        raise DatasetError(path, f"'exp' is a {type(params['exp']).__name__} that is not numeric",
+                           "save 'exp' as a float tensor [N, d]") from None  # fmt: skip
     if exp.ndim != 2:
         raise DatasetError(path, f"'exp' has shape {list(exp.shape)}, not [N, d]", "save one expression row per frame")
     return exp
@@ -55,14 +83,18 @@ def _load_exp(path: Path) -> np.ndarray:
 
 def _intrinsics(meta: dict, path: Path) -> tuple[float, float, float, float]:
     if "fl_x" in meta:
-        fx, fy = float(meta["fl_x"]), float(meta.get("fl_y", meta["fl_x"]))
+        fx = parse_number(meta["fl_x"], path, "'fl_x'", "the focal length in pixels")
+        fy = parse_number(meta.get("fl_y", fx), path, "'fl_y'", "the focal length in pixels")
     else:
-        fx = fy = float(require_key(meta, "focal_len", path, "the file"))
-    return fx, fy, float(require_key(meta, "cx", path, "the file")), float(require_key(meta, "cy", path, "the file"))
+        focal = require_key(meta, "focal_len", path, "the file")
+        fx = fy = parse_number(focal, path, "'focal_len'", "the focal length in pixels")
+    cx = parse_number(require_key(meta, "cx", path, "the file"), path, "'cx'", "the principal point in pixels")
+    cy = parse_number(require_key(meta, "cy", path, "the file"), path, "'cy'", "the principal point in pixels")
+    return fx, fy, cx, cy
 
 
-def read_adnerf_video(folder: Path) -> VideoRecord:
-    """Read and check one AD-NeRF-layout video folder."""
+def read_adnerf_video(folder: Path, decode_images: bool = False) -> VideoRecord:
+    """Read and check one AD-NeRF-layout video folder (``decode_images``: decode every frame, not only headers)."""
     train_path, val_path = folder / layout.TRANSFORMS_TRAIN, folder / layout.TRANSFORMS_VAL
     if not train_path.is_file():
         raise DatasetError(train_path, "is missing", "add the tracker's transforms_train.json")
@@ -100,29 +132,32 @@ def read_adnerf_video(folder: Path) -> VideoRecord:
     image_folder = next((folder / n for n in layout.IMAGE_FOLDERS if (folder / n).is_dir()), None)
     if image_folder is None:
         raise DatasetError(folder, "has no head_imgs/, gt_imgs/ or ori_imgs/ folder", "add the frames as <img_id>.jpg")
-    images = [image_folder / layout.frame_image(i) for i in img_ids]
-    background = folder / layout.BACKGROUND_FILE
+    frames = ImageFolder(image_folder)
+    images = [frames.find(layout.frame_image(i)) for i in img_ids]
+    background = ImageFolder(folder).find(layout.BACKGROUND_FILE)
     background = background if background.is_file() else None
-    width, height = check_image_sizes(images, [background] if background else [])
+    width, height = check_image_sizes(images, [background] if background else [], decode_images)
+    intrinsics = VideoIntrinsics(fx, fy, cx, cy, width, height)
+    check_intrinsics(intrinsics, train_path)
     parsing = [folder / layout.PARSING_FOLDER / layout.parsing_image(i) for i in img_ids]
     parsing_ok = all(p.is_file() for p in parsing)
 
-    rects = [e[2] for e in entries]
-    face_rects = None
-    if all(r is not None for r in rects):
-        face_rects = np.asarray(rects, dtype=np.float32)
-        if face_rects.shape != (len(entries), 4) or not np.all(np.isfinite(face_rects)):
-            raise DatasetError(train_path, "a 'face_rect' is not four finite numbers", "write it as [x, y, w, h]")
-
+    face_rects = parse_face_rects([e[2] for e in entries], train_path)
     held_out = np.array([e[3] for e in entries])
-    if not held_out.any() or held_out.all():
+    if held_out.all():
+        raise DatasetError(
+            train_path,
+            f"lists no frames to train on ({len(entries)} frames are all in {layout.TRANSFORMS_VAL})",
+            f"list the training frames in {layout.TRANSFORMS_TRAIN}",
+        )
+    if not held_out.any():  # no val file: hold out the last 10% as minerf-synth and minerf-track do
         held_out = last_fraction_held_out(len(entries))
     return VideoRecord(
-        name=folder.name,
+        name=identity_name(folder.name),
         folder=folder,
         image_filenames=images,
         camera_to_worlds=np.stack([e[1] for e in entries]),
-        intrinsics=VideoIntrinsics(fx, fy, cx, cy, width, height),
+        intrinsics=intrinsics,
         expressions=expressions,
         held_out=held_out,
         background=background,

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import torch
 from jaxtyping import Bool
+from PIL import Image
 from torch import Tensor
 
 from minerf_ns.catalogue import CATALOGUE
@@ -52,6 +53,24 @@ class HeadDataset(InputDataset):
     frame's ``face_rect`` when the layout gives one, else from its parsing image (head pixels) or head mask, else it
     is the whole image.
     """
+
+    def get_numpy_image(self, image_idx: int) -> np.ndarray:
+        """The frame as uint8 RGB [H, W, 3], whatever the file's mode: grey and palette images are converted, and
+        transparent pixels of images with alpha show the frame's video background (the background rule)."""
+        with Image.open(self._dataparser_outputs.image_filenames[image_idx]) as pil_image:
+            if self.scale_factor != 1.0:
+                width, height = pil_image.size
+                size = (int(width * self.scale_factor), int(height * self.scale_factor))
+                pil_image = pil_image.resize(size, resample=Image.Resampling.BILINEAR)
+            has_alpha = pil_image.mode in ("RGBA", "LA", "PA") or "transparency" in pil_image.info
+            image = np.asarray(pil_image.convert("RGBA" if has_alpha else "RGB"), dtype=np.uint8)
+        if not has_alpha:
+            return image
+        height, width = image.shape[:2]
+        identity = int(self.cameras.metadata[IDENTITY][image_idx, 0])
+        background = self.metadata[CATALOGUE].background(identity, height, width).numpy().astype(np.float32)
+        alpha = image[..., 3:].astype(np.float32) / 255.0
+        return np.round(image[..., :3] * alpha + background * (1.0 - alpha)).astype(np.uint8)
 
     def get_metadata(self, data: Dict) -> Dict:
         idx = int(data["image_idx"])

@@ -17,7 +17,7 @@ from PIL import Image
 
 from dataparsers.dataset_error import DatasetError
 from dataparsers.dataset_scan import read_dataset
-from dataparsers.video_record import VideoRecord
+from dataparsers.video_record import VideoRecord, identity_name
 from minerf_ns.catalogue import CATALOGUE, VideoCatalogue
 from minerf_ns.conditioning import UNSEEN_FRAME, camera_metadata
 from nerfstudio.cameras.cameras import Cameras, CameraType
@@ -44,7 +44,8 @@ class MiNerfDataParserConfig(DataParserConfig):
     default_background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     """Background colour of videos without a background image."""
     identities: tuple[str, ...] = ()
-    """Use only these videos (identity names); empty: every video of the root."""
+    """Use only these videos (identity names); empty: every video of the root. ns-train records the videos it trains
+    on here, so videos added to the root later leave a trained run as it was."""
 
 
 @dataclass
@@ -62,14 +63,17 @@ class MiNerfDataParser(DataParser):
     def videos(self) -> List[VideoRecord]:
         """The checked videos in identity-index order (read once)."""
         if self._videos is None:
-            videos = read_dataset(self.config.data)
-            if self.config.identities:
+            wanted = [identity_name(n) for n in self.config.identities]
+            videos = read_dataset(self.config.data, names=wanted or None)
+            if wanted:
                 known = [v.name for v in videos]
-                unknown = [n for n in self.config.identities if n not in known]
+                unknown = [n for n in wanted if n not in known]
                 if unknown:
-                    raise DatasetError(self.config.data, f"no video named {', '.join(unknown)}",
-                                       f"choose --identities among {', '.join(known)}")  # fmt: skip
-                videos = [v for v in videos if v.name in self.config.identities]
+                    listing = ", ".join(v.name for v in read_dataset(self.config.data))
+                    raise DatasetError(self.config.data, f"no video named {', '.join(unknown)} (a run trains on and "
+                                       "renders the identities it names)", f"restore that video's folder, or "
+                                       f"choose identities among {listing}")  # fmt: skip
+                videos = [v for v in videos if v.name in wanted]
             self._videos = videos
         return self._videos
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
@@ -49,6 +51,11 @@ class VideoRecord:
         return self.expressions.shape[1]
 
 
+def identity_name(name: str) -> str:
+    """An identity's name in Unicode's composed form (NFC): "José" typed or copied either way is one name."""
+    return unicodedata.normalize("NFC", name)
+
+
 def last_fraction_held_out(num_frames: int) -> np.ndarray:
     """Boolean mask holding out the last 10% of ``num_frames`` (at least one frame)."""
     held = np.zeros(num_frames, dtype=bool)
@@ -93,7 +100,10 @@ def parse_pose(value: Any, path: Path, where: str) -> np.ndarray:
 
 
 def check_expressions(expressions: np.ndarray, path: Path, frame_ids: Sequence) -> np.ndarray:
-    """Expressions must be a finite [N, D] float array; report the first bad frame."""
+    """Expressions must be a finite [N, D] float array with D >= 1; report the first bad frame."""
+    if expressions.ndim != 2 or expressions.shape[1] == 0:
+        raise DatasetError(path, f"expressions have shape {list(expressions.shape)}: no values per frame",
+                           "save each frame's expression coefficients (d >= 1 values per frame)")  # fmt: skip
     bad = ~np.all(np.isfinite(expressions), axis=1)
     if np.any(bad):
         first = int(np.argmax(bad))
@@ -102,24 +112,92 @@ def check_expressions(expressions: np.ndarray, path: Path, frame_ids: Sequence) 
     return expressions.astype(np.float32)
 
 
-def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) of an image, reading only its header; DatasetError if missing or unreadable."""
+def parse_number(value: Any, path: Path, where: str, what: str) -> float:
+    """A finite number (JSON number or numeric string); DatasetError naming the field otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not math.isfinite(number):
+        raise DatasetError(path, f"{where} is {value!r}, not a finite number", f"write {what} as a plain number")
+    return number
+
+
+def check_intrinsics(intrinsics: VideoIntrinsics, path: Path) -> None:
+    """Focal lengths must be positive and plausible (0.1 to 100 image widths), the principal point in the image."""
+    size = max(intrinsics.width, intrinsics.height)
+    for name, focal in (("focal length fx", intrinsics.fx), ("focal length fy", intrinsics.fy)):
+        if not 0.1 * size <= focal <= 100.0 * size:
+            raise DatasetError(path, f"{name} is {focal:g} px for {intrinsics.width}x{intrinsics.height} images "
+                               "(outside 0.1 to 100 image widths)",
+                               "write the focal length in pixels of these images")  # fmt: skip
+    if not (0 <= intrinsics.cx <= intrinsics.width and 0 <= intrinsics.cy <= intrinsics.height):
+        raise DatasetError(
+            path,
+            f"principal point ({intrinsics.cx:g}, {intrinsics.cy:g}) lies outside the "
+            f"{intrinsics.width}x{intrinsics.height} image",
+            "write cx, cy in pixels of these images",
+        )
+
+
+def parse_face_rects(rects: Sequence[Any], path: Path) -> Optional[np.ndarray]:
+    """``[x, y, w, h]`` per frame as float32 [N, 4] when every frame has one (None when any lacks one)."""
+    if not rects or any(r is None for r in rects):
+        return None
+    try:
+        boxes = np.asarray(rects, dtype=np.float32)
+    except (TypeError, ValueError):
+        boxes = np.zeros((0,))
+    if boxes.shape != (len(rects), 4) or not np.all(np.isfinite(boxes)):
+        raise DatasetError(path, "a 'face_rect' is not four finite numbers", "write it as [x, y, w, h] in pixels")
+    return boxes
+
+
+class ImageFolder:
+    """The images of one folder, found by name with the extension's case and spelling ignored (.jpg, .JPG, .jpeg)."""
+
+    SUFFIXES = (".jpg", ".jpeg", ".png")
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        self.by_key = {name.lower(): name for name in names}
+
+    def find(self, name: str) -> Path:
+        """The file ``name`` in the folder: as written, else the same name in another case, else the same stem with
+        another image extension; the name as written (reported missing later) when none exists."""
+        if (self.folder / name).is_file():
+            return self.folder / name
+        stem = Path(name).stem.lower()
+        for key in [name.lower()] + [stem + suffix for suffix in self.SUFFIXES]:
+            if key in self.by_key:
+                return self.folder / self.by_key[key]
+        return self.folder / name
+
+
+def image_size(path: Path, decode: bool = False) -> tuple[int, int]:
+    """(width, height) of an image, reading its header (or decoding it all); DatasetError if missing or unreadable."""
     if not path.is_file():
         raise DatasetError(path, "referenced image is missing", "restore the image or remove its frame")
     try:
         with Image.open(path) as img:
-            img.verify()
-            return img.size
+            size = img.size
+            if decode:
+                img.load()  # decodes every pixel: truncated files fail here
+            else:
+                img.verify()
+            return size
     except Exception as err:  # PIL raises many types for broken files
-        raise DatasetError(path, f"image is unreadable ({type(err).__name__})",
+        raise DatasetError(path, f"image is unreadable ({type(err).__name__}: {str(err)[:60]})",
                            "replace it with a valid JPEG/PNG or remove its frame") from None  # fmt: skip
 
 
-def check_image_sizes(paths: Sequence[Path], extra: Sequence[Path] = ()) -> tuple[int, int]:
-    """All images of a video must exist, be readable and share one size; returns (width, height)."""
-    first = image_size(paths[0])
+def check_image_sizes(paths: Sequence[Path], extra: Sequence[Path] = (), decode: bool = False) -> tuple[int, int]:
+    """All images of a video must exist, be readable (decodable, with ``decode``) and share one size; returns
+    (width, height)."""
+    first = image_size(paths[0], decode)
     for path in list(paths[1:]) + list(extra):
-        size = image_size(path)
+        size = image_size(path, decode)
         if size != first:
             raise DatasetError(path, f"image is {size[0]}x{size[1]} but {paths[0].name} is {first[0]}x{first[1]}",
                                "resize every image of a video to one size")  # fmt: skip

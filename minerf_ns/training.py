@@ -88,8 +88,15 @@ class MiNerfTrainerConfig(TrainerConfig):
             sys.exit(f"ns-train: --machine.num-devices {self.machine.num_devices} needs CUDA GPUs (nerfstudio launches "
                      f"one process per GPU); device type is {self.machine.device_type}. Fix: train on one device, or "
                      "on a machine with that many GPUs (nothing written)")  # fmt: skip
-        data = self.pipeline.datamanager.data or self.pipeline.datamanager.dataparser.data
-        read_dataset(Path(data))
+        if self.load_dir is not None and not any(Path(self.load_dir).glob("step-*.ckpt")):
+            sys.exit(f"ns-train: {self.load_dir}: no checkpoint (step-*.ckpt) to resume from. Fix: pass a run's "
+                     "nerfstudio_models/ folder to --load-dir (nothing written)")  # fmt: skip
+        parser = self.pipeline.datamanager.dataparser
+        data = Path(self.pipeline.datamanager.data or parser.data)
+        videos = read_dataset(data, decode_images=True)
+        if hasattr(parser, "identities") and not parser.identities:
+            # The run records whom it was trained on: videos added to the root later do not change the model.
+            parser.identities = tuple(video.name for video in videos)
         super().save_config()
 
 
