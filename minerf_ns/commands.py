@@ -6,7 +6,48 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import NoReturn, Tuple
+from typing import Callable, NoReturn, Sequence, Tuple
+
+INTERRUPTED = 130
+"""Exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it."""
+
+
+def run_command(tool: str, main: Callable[[], object]) -> None:
+    """Run a console script's ``main`` so that what goes wrong outside its own checks still ends in one line: an
+    ``OSError`` (a folder that cannot be written, a full disk) exits 1 naming the path, Ctrl-C exits 130. What each
+    command had finished stays; what it was writing is removed by that writer (``media``, ``training``)."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        print(f"{tool}: interrupted (Ctrl-C); outputs finished before stay, the one being written was removed",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(INTERRUPTED)
+    except OSError as err:
+        where = err.filename if getattr(err, "filename", None) else "output"
+        reason = err.strerror or str(err)
+        fail(tool, f"{where}: {reason}. Fix: choose an output path you can write, on a disk with free space (outputs "
+             "finished before stay)")  # fmt: skip
+
+
+def check_output_file(path: Path, tool: str, suffixes: Sequence[str]) -> None:
+    """Stop before any work when ``path`` cannot become an output file of one of these suffixes: a folder, a path
+    under a file, another suffix."""
+    if path.is_dir():
+        fail(tool, f"{path} is a folder. Fix: pass a file path ending in {' or '.join(suffixes)} (nothing written)")
+    if path.suffix.lower() not in suffixes:
+        fail(tool, f"{path}: the output needs a {' or '.join(suffixes)} name, not {path.suffix or 'no suffix'!r}. "
+             "Fix: add the suffix (nothing written)")  # fmt: skip
+    check_output_folder(path.parent, tool)
+
+
+def check_output_folder(folder: Path, tool: str) -> None:
+    """Stop before any work when ``folder`` cannot exist as a folder (it, or a parent, is a file)."""
+    for parent in [folder, *folder.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                fail(tool, f"{parent} is a file, so {folder} cannot be a folder. Fix: choose another output path "
+                     "(nothing written)")  # fmt: skip
+            return
 
 
 def fail(tool: str, message: str) -> NoReturn:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -34,30 +37,55 @@ def display_factor(size: int) -> int:
     return max(1, int(np.ceil(192 / size)))
 
 
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
+"""Containers the H.264 writer can fill."""
+
+
 def write_png(path: Path, image: np.ndarray) -> None:
-    """Write an RGB uint8 image."""
+    """Write an RGB uint8 image (into a temporary name first: an interrupted write leaves no broken PNG)."""
     from PIL import Image
 
-    Image.fromarray(image).save(path)
+    with _replaced_on_success(path) as partial:
+        Image.fromarray(image).save(partial, format="PNG")
 
 
 def write_video(path: Path, frames: Iterable[np.ndarray], fps: int) -> None:
     """Write an H.264 mp4 with the ffmpeg that imageio-ffmpeg ships (no system ffmpeg needed).
 
     ``frames`` is an array [T, H, W, 3] or any iterable of uint8 [H, W, 3] frames (streamed: never all in memory).
+    The video is written under a temporary name and moved into place once ffmpeg has written it: an interrupted or
+    failed write leaves nothing, and ffmpeg's failures (which it does not raise) become an ``OSError``.
     """
     import imageio_ffmpeg
 
-    writer = None
-    for frame in frames:
-        height, width = frame.shape[:2]
-        frame = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-        if writer is None:
-            writer = imageio_ffmpeg.write_frames(
-                str(path), (frame.shape[1], frame.shape[0]), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                quality=8, macro_block_size=1, output_params=["-preset", "veryfast"],
-            )  # fmt: skip
-            writer.send(None)
-        writer.send(np.ascontiguousarray(frame))
-    if writer is not None:
-        writer.close()
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise OSError(errno.EINVAL, f"not a video file name (use {', '.join(VIDEO_SUFFIXES)})", str(path))
+    with _replaced_on_success(path) as partial:
+        writer = None
+        for frame in frames:
+            height, width = frame.shape[:2]
+            frame = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+            if writer is None:
+                writer = imageio_ffmpeg.write_frames(
+                    str(partial), (frame.shape[1], frame.shape[0]), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                    quality=8, macro_block_size=1, output_params=["-preset", "veryfast"], ffmpeg_log_level="error",
+                )  # fmt: skip
+                writer.send(None)
+            writer.send(np.ascontiguousarray(frame))
+        if writer is not None:
+            writer.close()
+        if not partial.is_file() or partial.stat().st_size == 0:
+            raise OSError(errno.EIO, "ffmpeg could not write the video", str(path))
+
+
+@contextlib.contextmanager
+def _replaced_on_success(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix); moved onto ``path`` when the block succeeds, removed when it
+    fails or is interrupted."""
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()

@@ -10,7 +10,9 @@ steps the learning-rate schedules, which follow the iteration count; the trainer
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from dataparsers.dataset_scan import read_dataset
+from minerf_ns.commands import INTERRUPTED
 from nerfstudio.engine.optimizers import Optimizers
 from nerfstudio.engine.trainer import TRAIN_INTERATION_OUTPUT, Trainer, TrainerConfig
 from nerfstudio.utils.rich_utils import CONSOLE
@@ -71,6 +74,35 @@ class MiNerfTrainer(Trainer):
         loss, loss_dict, metrics_dict = super().train_iteration(step)
         metrics_dict["skipped_steps"] = torch.tensor(float(self.skipped_steps))
         return loss, loss_dict, metrics_dict
+
+    def train(self) -> None:
+        """nerfstudio's training loop; Ctrl-C saves a checkpoint of the current step and stops with one line (exit
+        status 130) instead of nerfstudio's traceback and exit status 0."""
+        try:
+            super().train()
+        except KeyboardInterrupt:
+            self.save_checkpoint(self.step)
+            tool = Path(sys.argv[0]).name or "training"
+            print(f"{tool}: interrupted (Ctrl-C) at step {self.step}; checkpoint saved in {self.checkpoint_dir}. "
+                  f"Resume: the same command with --load-dir {self.checkpoint_dir}", file=sys.stderr)  # fmt: skip
+            raise SystemExit(INTERRUPTED) from None
+
+    def save_checkpoint(self, step: int) -> None:
+        """nerfstudio's checkpoint, written under a temporary folder and moved into place: an interrupted save never
+        leaves a truncated newest checkpoint (which every command would try to load)."""
+        final = self.checkpoint_dir
+        self.checkpoint_dir = final / ".saving"
+        try:
+            super().save_checkpoint(step)
+        finally:
+            self.checkpoint_dir = final
+        written = final / ".saving" / f"step-{step:09d}.ckpt"
+        os.replace(written, final / written.name)
+        shutil.rmtree(final / ".saving", ignore_errors=True)
+        if self.config.save_only_latest_checkpoint:
+            for old in final.glob("step-*.ckpt"):
+                if old.name != written.name:
+                    old.unlink()
 
 
 @dataclass
@@ -142,6 +174,16 @@ def train_with_progress(config, caption: str, console: Console, before_training:
         the trained Trainer (its pipeline, and ``base_dir`` holding config.yml and nerfstudio_models/).
     """
     config.save_config()
+    run_folder = config.get_base_dir()
+    try:
+        return _train_with_progress(config, caption, console, before_training)
+    except BaseException:
+        if not any((run_folder / config.relative_model_dir).glob("step-*.ckpt")):
+            shutil.rmtree(run_folder, ignore_errors=True)  # no half-written run: nothing loadable was saved
+        raise
+
+
+def _train_with_progress(config, caption: str, console: Console, before_training: Optional[Callable]):
     trainer = start_trainer(config)
     if before_training is not None:
         before_training(trainer)

@@ -21,7 +21,7 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from minerf_ns.commands import quiet_warnings
+from minerf_ns.commands import quiet_warnings, run_command
 from minerf_ns.evaluation import evaluate_held_out, held_out_table, mean_metrics, render_orbits
 from minerf_ns.media import write_png, write_video
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
@@ -138,7 +138,7 @@ def print_summary(summary: dict, out: Path) -> None:
 def entrypoint() -> None:
     """Console entry point."""
     quiet_warnings()
-    tyro.cli(DemoCommand).main()
+    run_command("minerf-demo", tyro.cli(DemoCommand).main)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from minerf_ns.commands import fail, load_run, quiet_warnings, refuse_existing
+from minerf_ns.commands import fail, load_run, quiet_warnings, refuse_existing, run_command
 from minerf_ns.media import display_factor, label, upscale, write_png
 
 CONSOLE = Console()
@@ -178,7 +178,8 @@ class EvalHeldOut:
 def entrypoint() -> None:
     """Console entry point."""
     quiet_warnings()
-    tyro.extras.subcommand_cli_from_dict({"transfer": EvalTransfer, "heldout": EvalHeldOut}).main()
+    command = tyro.extras.subcommand_cli_from_dict({"transfer": EvalTransfer, "heldout": EvalHeldOut})
+    run_command("minerf-eval", command.main)
 
 
 if __name__ == "__main__":

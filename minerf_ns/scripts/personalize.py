@@ -18,7 +18,7 @@ import torch
 import tyro
 from rich.console import Console
 
-from minerf_ns.commands import fail, load_run, quiet_warnings
+from minerf_ns.commands import fail, load_run, quiet_warnings, run_command
 from minerf_ns.training import configure_run, train_with_progress
 
 CONSOLE = Console()
@@ -75,14 +75,17 @@ class Personalize:
             names = ", ".join(trainer.pipeline.model.identity_names)
             CONSOLE.print(f"personalizing {names}: {counts}")
 
-        trainer = train_with_progress(new, f"personalizing {new.method_name}", CONSOLE, start_from_trained)
+        try:
+            trainer = train_with_progress(new, f"personalizing {new.method_name}", CONSOLE, start_from_trained)
+        except ValueError as err:  # the trained network does not fit (another geometry or size); nothing kept
+            fail(TOOL, f"{self.load_config}: {err}. Fix: personalize with a run of the same method and sizes")
         CONSOLE.print(f"wrote {trainer.base_dir / 'config.yml'}; its checkpoint loads in ns-eval, ns-render, minerf-*")
 
 
 def entrypoint() -> None:
     """Console entry point."""
     quiet_warnings()
-    tyro.cli(Personalize).main()
+    run_command(TOOL, tyro.cli(Personalize).main)
 
 
 if __name__ == "__main__":

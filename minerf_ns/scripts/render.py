@@ -15,8 +15,16 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from minerf_ns.commands import fail, load_run, quiet_warnings, refuse_existing
-from minerf_ns.media import write_png, write_video
+from minerf_ns.commands import (
+    check_output_file,
+    check_output_folder,
+    fail,
+    load_run,
+    quiet_warnings,
+    refuse_existing,
+    run_command,
+)
+from minerf_ns.media import VIDEO_SUFFIXES, write_png, write_video
 
 CONSOLE = Console()
 TOOL = "minerf-render transfer"
@@ -55,8 +63,10 @@ class RenderTransfer:
             fail(TOOL, "give exactly one of --expressions-from VIDEO or --expressions FILE")
         frames_dir = self.output_path.with_suffix("")
         if self.output_format in ("video", "both"):
+            check_output_file(self.output_path, TOOL, VIDEO_SUFFIXES)
             refuse_existing(self.output_path, TOOL, self.overwrite)
         if self.output_format in ("images", "both"):
+            check_output_folder(frames_dir, TOOL)
             refuse_existing(frames_dir, TOOL, self.overwrite)
         _, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
         model = pipeline.model
@@ -94,7 +104,7 @@ class RenderTransfer:
 def entrypoint() -> None:
     """Console entry point."""
     quiet_warnings()
-    tyro.extras.subcommand_cli_from_dict({"transfer": RenderTransfer}).main()
+    run_command(TOOL, tyro.extras.subcommand_cli_from_dict({"transfer": RenderTransfer}).main)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from minerf_ns.commands import run_command
 from minerf_ns.layout import GROUND_TRUTH_DIR
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
 
@@ -65,7 +66,7 @@ class SynthCommand:
 
 def entrypoint() -> None:
     """Console entry point."""
-    tyro.cli(SynthCommand).main()
+    run_command("minerf-synth", tyro.cli(SynthCommand).main)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ One identity per video (video file or folder of frames). Nothing is downloaded: 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from minerf_ns.commands import fail, quiet_warnings
+from minerf_ns.commands import fail, quiet_warnings, run_command
 from minerf_ns.tracking.video_source import TrackInputError, VideoSource, open_source
 
 TOOL = "minerf-track"
@@ -91,19 +92,27 @@ class TrackCommand:
         settings = TrackSettings(size=self.size, overlay=self.overlay, photometric=photometric)
         reports = []
         for source in sources:
-            folder = self.output / source.identity
-            if folder.exists():
-                shutil.rmtree(folder)
+            # Tracked into a hidden folder (the dataparser skips names starting with '.') and moved into place when
+            # complete: an interrupted or failed video leaves no partial dataset folder, and an existing one
+            # (--overwrite) is replaced only by a complete one.
+            folder, staging = self.output / source.identity, self.output / f".{source.identity}.tracking"
+            shutil.rmtree(staging, ignore_errors=True)
             with Progress(
                 TextColumn(f"[bold]{source.identity}[/bold] {{task.description}}"), BarColumn(),
                 TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=CONSOLE,
             ) as progress:  # fmt: skip
                 try:
-                    reports.append(track_video(source, folder, settings, _stage_bars(progress)))
-                except TrackInputError as err:
-                    shutil.rmtree(folder, ignore_errors=True)
+                    report = track_video(source, staging, settings, _stage_bars(progress))
+                except BaseException as err:  # a bad input, a full disk, Ctrl-C: no partial folder stays
+                    shutil.rmtree(staging, ignore_errors=True)
+                    if not isinstance(err, TrackInputError):
+                        raise
                     done = f" ({len(reports)} video(s) before it were written)" if reports else ""
                     fail(TOOL, f"{err}{done}")
+            reports.append(report)
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(staging, folder)
         for rep in reports:
             err = rep["reprojection_error_px"]
             skipped = len(rep["frames_skipped"])
@@ -132,7 +141,7 @@ def _stage_bars(progress: Progress):
 
 def entrypoint() -> None:
     """Console entry point."""
-    tyro.cli(TrackCommand).main()
+    run_command(TOOL, tyro.cli(TrackCommand).main)
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def track_video(
             progress("masks" + (" + overlay video" if settings.overlay else ""), row + 1, len(tracked))
             if settings.overlay:
                 fitted = lmap.points(np.concatenate([uv, np.zeros((len(uv), 1))], axis=1))
-                text = f"{folder.name} {k}: {fit.residual_px[row].mean():.1f}px"
+                text = f"{source.identity or source.name} {k}: {fit.residual_px[row].mean():.1f}px"
                 yield overlay_frame(rgb, landmarks[row], fitted, masks.head, text)
 
     if settings.overlay:
@@ -230,10 +230,13 @@ def track_video(
         warnings.append("variable frame rate: frames were used in order, one row each (timestamps are not kept)")
     if skipped:
         warnings.append(f"{len(skipped)} frame(s) without a face were skipped; frame_ids maps rows to frames")
+    if not source.images and num_frames < source.num_frames:
+        warnings.append(f"decoded {num_frames} of the {source.num_frames} frames the file declares: it may be "
+                        "truncated or damaged (the frames decoded were tracked)")  # fmt: skip
     timings["total_s"] = time.perf_counter() - start
     report = {
         "input": str(source.path),
-        "name": folder.name,
+        "name": source.identity or source.name,
         "width": width,
         "height": height,
         "fps": source.fps,
