@@ -62,15 +62,15 @@ def read_dataset(root: Path, decode_images: bool = False, names: Optional[Sequen
         root: the dataset root.
         decode_images: decode every image (truncated files fail), not only their headers; ns-train does this once
             before it writes anything.
-        names: read only the video folders of these names (a trained run's identities), when they all exist as
-            folders; other videos of the root are then neither read nor checked.
+        names: read only the videos of these identities (a trained run's); other folders of the root are not
+            checked (a name that is no video is simply missing from the result).
     """
     root = Path(root)
     folders = video_folders(root)
     if names:
-        chosen = [f for f in folders if identity_name(f.name) in set(names)]
-        if len(chosen) == len(set(names)):
-            folders = chosen
+        folders = _named_folders(folders, set(names))
+        if not folders:
+            return []
     key = _fingerprint(root, folders)
     cached = _LAST_READ.get(root.resolve())
     if cached is not None and cached[0] == key and (cached[1] or not decode_images):
@@ -79,6 +79,22 @@ def read_dataset(root: Path, decode_images: bool = False, names: Optional[Sequen
     _LAST_READ.clear()  # one dataset at a time: a long process (tests) does not keep every dataset's records
     _LAST_READ[root.resolve()] = (key, decode_images, videos)
     return list(videos)
+
+
+def _named_folders(folders: List[Path], names: set) -> List[Path]:
+    """The folders of the named identities: by folder name, and for names no folder has, among the other folders
+    that read as videos (a native transforms.json may name its identity otherwise); unreadable ones are passed over."""
+    chosen = [f for f in folders if identity_name(f.name) in names]
+    if len(chosen) < len(names):
+        for folder in folders:
+            if folder in chosen:
+                continue
+            try:
+                if read_video(folder).name in names:
+                    chosen.append(folder)
+            except DatasetError:
+                continue
+    return sorted(chosen)
 
 
 def _read_and_check(folders: List[Path], decode_images: bool) -> List[VideoRecord]:

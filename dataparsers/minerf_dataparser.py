@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from dataparsers.dataset_error import DatasetError
-from dataparsers.dataset_scan import read_dataset
+from dataparsers.dataset_scan import read_dataset, video_folders
 from dataparsers.video_record import VideoRecord, identity_name
 from minerf_ns.catalogue import CATALOGUE, VideoCatalogue
 from minerf_ns.conditioning import UNSEEN_FRAME, camera_metadata
@@ -69,7 +69,7 @@ class MiNerfDataParser(DataParser):
                 known = [v.name for v in videos]
                 unknown = [n for n in wanted if n not in known]
                 if unknown:
-                    listing = ", ".join(v.name for v in read_dataset(self.config.data))
+                    listing = ", ".join(identity_name(f.name) for f in video_folders(self.config.data))
                     raise DatasetError(self.config.data, f"no video named {', '.join(unknown)} (a run trains on and "
                                        "renders the identities it names)", f"restore that video's folder, or "
                                        f"choose identities among {listing}")  # fmt: skip

@@ -35,7 +35,8 @@ def check_output_file(path: Path, tool: str, suffixes: Sequence[str]) -> None:
     if path.is_dir():
         fail(tool, f"{path} is a folder. Fix: pass a file path ending in {' or '.join(suffixes)} (nothing written)")
     if path.suffix.lower() not in suffixes:
-        fail(tool, f"{path}: the output needs a {' or '.join(suffixes)} name, not {path.suffix or 'no suffix'!r}. "
+        found = f"'{path.suffix}'" if path.suffix else "no suffix"
+        fail(tool, f"{path}: an output of this kind needs a name ending in {' or '.join(suffixes)}, not {found}. "
              "Fix: add the suffix (nothing written)")  # fmt: skip
     check_output_folder(path.parent, tool)
 
@@ -45,8 +46,9 @@ def check_output_folder(folder: Path, tool: str) -> None:
     for parent in [folder, *folder.parents]:
         if parent.exists():
             if not parent.is_dir():
-                fail(tool, f"{parent} is a file, so {folder} cannot be a folder. Fix: choose another output path "
-                     "(nothing written)")  # fmt: skip
+                inside = "" if parent == folder else f", so {folder} cannot be made"
+                fail(tool, f"{parent} is a file, not a folder{inside}. Fix: choose another output path (nothing "
+                     "written)")  # fmt: skip
             return
 
 

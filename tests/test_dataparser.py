@@ -165,7 +165,41 @@ BAD_INPUTS = {
     "one frame": (lambda d: [_json_edit(d / "ben/transforms_train.json", lambda m: m.update(frames=[])),
                              _json_edit(d / "ben/transforms_val.json", lambda m: m.update(frames=m["frames"][:1]))],
                   "transforms_train.json", "has 1 frame(s)"),
+    # Issue 17: intrinsics, malformed fields, surprises that used to pass silently or crash later.
+    "nan focal": (lambda d: (d / "ada/transforms_train.json").write_text(
+        (d / "ada/transforms_train.json").read_text().replace('"focal_len": 160.0', '"focal_len": NaN')),
+        "transforms_train.json", "'focal_len' is nan, not a finite number"),
+    "focal with a unit": (lambda d: _json_edit(d / "ada/transforms_train.json", lambda m: m.update(focal_len="80px")),
+                          "transforms_train.json", "'focal_len' is '80px', not a finite number"),
+    "zero focal": (lambda d: _json_edit(d / "ada/transforms_train.json", lambda m: m.update(focal_len=0)),
+                   "transforms_train.json", "focal length fx is 0 px for 64x64 images"),
+    "absurd focal": (lambda d: _json_edit(d / "ada/transforms_train.json", lambda m: m.update(focal_len=1e30)),
+                     "transforms_train.json", "focal length fx is 1e+30 px"),
+    "principal point outside": (lambda d: _json_edit(d / "ada/transforms_train.json", lambda m: m.update(cx=500)),
+                                "transforms_train.json", "principal point (500, 32) lies outside the 64x64 image"),
+    "exp of strings": (lambda d: _set_params(d / "ben/track_params.pt", exp=[["a"] * 53] * 20), "track_params.pt",
+                       "'exp' is a list that is not numeric"),
+    "non-numeric face_rect": (lambda d: [_json_edit(d / f"ada/transforms_{s}.json", lambda m: [
+        f.update(face_rect=["x", 1, 2, 3]) for f in m["frames"]]) for s in ("train", "val")],
+        "transforms_train.json", "a 'face_rect' is not four finite numbers"),
+    "0-byte track_params": (lambda d: (d / "cleo/track_params.pt").write_bytes(b""), "track_params.pt",
+                            "is empty (0 bytes)"),
+    "only val frames": (lambda d: [_json_edit(d / "ben/transforms_val.json", lambda m: m["frames"].extend(
+        json.loads((d / "ben/transforms_train.json").read_text())["frames"])),
+        _json_edit(d / "ben/transforms_train.json", lambda m: m.update(frames=[]))],
+        "transforms_train.json", "lists no frames to train on (20 frames are all in transforms_val.json)"),
+    "no expression values": (lambda d: [_set_exp(d / n / "track_params.pt", lambda e: e[:, :0])
+                                        for n in ("ada", "ben", "cleo")], "track_params.pt", "no values per frame"),
+    "same name in two Unicode forms": (lambda d: [shutil.copytree(d / "ada", d / "Jos\u00e9"),
+                                                  shutil.copytree(d / "ada", d / "Jose\u0301")],
+                                       "Jos", "is also used by"),
 }  # fmt: skip
+
+
+def _set_params(path: Path, **entries) -> None:
+    params = torch.load(path, weights_only=True)
+    params.update(entries)
+    torch.save(params, path)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))

@@ -230,9 +230,9 @@ def track_video(
         warnings.append("variable frame rate: frames were used in order, one row each (timestamps are not kept)")
     if skipped:
         warnings.append(f"{len(skipped)} frame(s) without a face were skipped; frame_ids maps rows to frames")
-    if not source.images and num_frames < source.num_frames:
-        warnings.append(f"decoded {num_frames} of the {source.num_frames} frames the file declares: it may be "
-                        "truncated or damaged (the frames decoded were tracked)")  # fmt: skip
+    shortfall = source.shortfall_warning(num_frames)
+    if shortfall:
+        warnings.append(shortfall)
     timings["total_s"] = time.perf_counter() - start
     report = {
         "input": str(source.path),

@@ -66,6 +66,13 @@ class VideoSource:
         median = float(np.median(steps))
         return median > 0 and bool(np.any(np.abs(steps - median) > VFR_TOLERANCE * median))
 
+    def shortfall_warning(self, decoded: int) -> Optional[str]:
+        """A warning when a video file decoded to fewer frames than it declares (a truncated or damaged file)."""
+        if self.images or decoded >= self.num_frames:
+            return None
+        return (f"decoded {decoded} of the {self.num_frames} frames the file declares: it may be truncated or "
+                "damaged (the frames decoded were tracked)")  # fmt: skip
+
     def frames(self) -> Iterator[np.ndarray]:
         """Every frame as uint8 RGB [H, W, 3], in order."""
         if self.images:
