@@ -100,6 +100,10 @@ def read_adnerf_video(folder: Path, decode_images: bool = False) -> VideoRecord:
         raise DatasetError(train_path, "is missing", "add the tracker's transforms_train.json")
     train_meta = load_json(train_path)
     val_meta = load_json(val_path) if val_path.is_file() else {"frames": []}
+    for path, meta in ((train_path, train_meta), (val_path, val_meta)):
+        if not isinstance(meta, dict):
+            raise DatasetError(path, f"is a JSON {type(meta).__name__}, not an object", "write the tracker's keys "
+                               "(focal_len, cx, cy, frames) in one JSON object")  # fmt: skip
     fx, fy, cx, cy = _intrinsics(train_meta, train_path)
 
     entries: List[tuple[int, np.ndarray, list, bool, Path]] = []

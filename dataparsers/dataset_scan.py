@@ -15,9 +15,11 @@ from minerf_ns.layout import is_video_folder_name
 def video_folders(root: Path) -> List[Path]:
     """Sub-folders of ``root`` that are videos, sorted by name; folders starting with ``_`` or ``.`` are skipped."""
     if not root.exists():
-        fix = ("training: pass --data a folder with one sub-folder per video; a trained run (ns-eval, ns-render, "
-               "minerf-*): put its dataset back at this path, or write its new path under 'data:' at the top of the "
-               "run's config.yml")
+        fix = (
+            "training: pass --data a folder with one sub-folder per video; a trained run (ns-eval, ns-render, "
+            "minerf-*): put its dataset back at this path, or write its new path under 'data:' at the top of the "
+            "run's config.yml"
+        )
         raise DatasetError(root, "dataset root does not exist", fix)
     if not root.is_dir():
         raise DatasetError(root, "dataset root is not a folder", "pass --data a folder with one sub-folder per video")

@@ -3,10 +3,12 @@ overwrite an output, and loading a trained run (``config.yml`` + newest checkpoi
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
-from typing import Callable, NoReturn, Sequence, Tuple
+from typing import Callable, NoReturn, Optional, Sequence, Tuple
 
 INTERRUPTED = 130
 """Exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it."""
@@ -27,6 +29,44 @@ def run_command(tool: str, main: Callable[[], object]) -> None:
         reason = err.strerror or str(err)
         fail(tool, f"{where}: {reason}. Fix: choose an output path you can write, on a disk with free space (outputs "
              "finished before stay)")  # fmt: skip
+
+
+def install_one_line_errors() -> None:
+    """In nerfstudio's own commands (ns-train, ns-eval, ns-render, ns-viewer), report the failures a user causes in
+    one line instead of a traceback: a path that does not exist or cannot be written, a config.yml that is not YAML,
+    a run folder without a readable checkpoint. Anything else keeps its traceback, and ``MINERF_TRACEBACK=1`` keeps
+    them all. The plugin installs this when nerfstudio loads it (``minerf_ns/__init__.py``)."""
+    tool = Path(sys.argv[0]).name if sys.argv else ""
+    if not tool.startswith("ns-") or os.environ.get("MINERF_TRACEBACK") or getattr(sys.excepthook, "minerf", False):
+        return
+    default = sys.excepthook
+
+    def hook(kind, error, trace) -> None:
+        message = _user_error(error, trace)
+        if message is None:
+            default(kind, error, trace)
+        else:
+            print(f"{tool}: {message} (MINERF_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+
+    hook.minerf = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
+def _user_error(error: BaseException, trace) -> Optional[str]:
+    """One line for the failures of ``install_one_line_errors``, or None."""
+    frames = {frame.f_code.co_name for frame, _ in traceback.walk_tb(trace)}
+    if isinstance(error, OSError) and getattr(error, "filename", None):
+        return f"{error.filename}: {error.strerror}. Fix: check the path, and that its folder can be written"
+    if type(error).__module__.startswith("yaml"):
+        return (
+            f"the config file is not valid YAML ({str(error).splitlines()[0]}). Fix: pass the config.yml ns-train wrote"
+        )
+    if "eval_load_checkpoint" in frames and isinstance(error, (IndexError, ValueError, RuntimeError, EOFError)):
+        return (
+            "the run's nerfstudio_models/ folder holds no readable checkpoint (missing, or truncated: "
+            f"{type(error).__name__}). Fix: point --load-config at a run whose training saved a checkpoint"
+        )
+    return None
 
 
 def check_output_file(path: Path, tool: str, suffixes: Sequence[str]) -> None:

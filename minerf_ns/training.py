@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from dataparsers.dataset_scan import read_dataset
-from minerf_ns.commands import INTERRUPTED
+from minerf_ns.commands import INTERRUPTED, check_output_folder
 from nerfstudio.engine.optimizers import Optimizers
 from nerfstudio.engine.trainer import TRAIN_INTERATION_OUTPUT, Trainer, TrainerConfig
 from nerfstudio.utils.rich_utils import CONSOLE
@@ -91,14 +91,16 @@ class MiNerfTrainer(Trainer):
         """nerfstudio's checkpoint, written under a temporary folder and moved into place: an interrupted save never
         leaves a truncated newest checkpoint (which every command would try to load)."""
         final = self.checkpoint_dir
-        self.checkpoint_dir = final / ".saving"
+        staging = final.parent / ".checkpoint-saving"  # not inside: nerfstudio parses every name in that folder
+        self.checkpoint_dir = staging
         try:
             super().save_checkpoint(step)
         finally:
             self.checkpoint_dir = final
-        written = final / ".saving" / f"step-{step:09d}.ckpt"
+        written = staging / f"step-{step:09d}.ckpt"
+        final.mkdir(parents=True, exist_ok=True)
         os.replace(written, final / written.name)
-        shutil.rmtree(final / ".saving", ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
         if self.config.save_only_latest_checkpoint:
             for old in final.glob("step-*.ckpt"):
                 if old.name != written.name:
@@ -123,6 +125,7 @@ class MiNerfTrainerConfig(TrainerConfig):
         if self.load_dir is not None and not any(Path(self.load_dir).glob("step-*.ckpt")):
             sys.exit(f"ns-train: {self.load_dir}: no checkpoint (step-*.ckpt) to resume from. Fix: pass a run's "
                      "nerfstudio_models/ folder to --load-dir (nothing written)")  # fmt: skip
+        check_output_folder(Path(self.output_dir), "ns-train")
         parser = self.pipeline.datamanager.dataparser
         data = Path(self.pipeline.datamanager.data or parser.data)
         videos = read_dataset(data, decode_images=True)

@@ -174,7 +174,7 @@ def test_ctrl_c_in_ns_train_saves_a_checkpoint_and_says_how_to_resume(train_data
     last = [line for line in stderr.splitlines() if line.strip()][-1]
     assert "interrupted (Ctrl-C) at step" in last and "--load-dir" in last
     checkpoints = list(out.rglob("step-*.ckpt"))
-    assert len(checkpoints) == 1 and not list(out.rglob(".saving"))
+    assert len(checkpoints) == 1 and not list(out.rglob(".checkpoint-saving"))
     step = torch.load(checkpoints[0], weights_only=True)["step"]
     assert step > 0 and f"at step {step};" in last
 

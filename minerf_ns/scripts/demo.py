@@ -21,7 +21,7 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from minerf_ns.commands import quiet_warnings, run_command
+from minerf_ns.commands import check_output_folder, quiet_warnings, run_command
 from minerf_ns.evaluation import evaluate_held_out, held_out_table, mean_metrics, render_orbits
 from minerf_ns.media import write_png, write_video
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
@@ -72,6 +72,7 @@ class DemoCommand:
             sys.exit(
                 "minerf-demo: need --num-identities >= 1, --num-frames >= 10, --image-size >= 16, --iterations >= 1."
             )
+        check_output_folder(self.out, "minerf-demo")
         if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
             sys.exit(
                 f"minerf-demo: {self.out} already exists and is not empty; pass --out NEW_FOLDER (nothing written)."

@@ -61,6 +61,9 @@ class RenderTransfer:
 
         if (self.expressions_from is None) == (self.expressions is None):
             fail(TOOL, "give exactly one of --expressions-from VIDEO or --expressions FILE")
+        if self.fps <= 0 or (self.max_frames is not None and self.max_frames < 1):
+            fail(TOOL, f"--fps {self.fps}, --max-frames {self.max_frames}: each must be at least 1. Fix: pass a "
+                 "positive value (nothing written)")  # fmt: skip
         frames_dir = self.output_path.with_suffix("")
         if self.output_format in ("video", "both"):
             check_output_file(self.output_path, TOOL, VIDEO_SUFFIXES)
@@ -80,7 +83,7 @@ class RenderTransfer:
         else:
             expressions = torch.from_numpy(read_expressions(self.expressions, model.catalogue.expression_dim))
         if self.max_frames is not None:
-            expressions = expressions[: max(self.max_frames, 1)]
+            expressions = expressions[: self.max_frames]
         try:
             poses = transfer_poses(model, target, len(expressions), self.pose, driver)
         except ValueError as err:

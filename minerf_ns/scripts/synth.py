@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from minerf_ns.commands import run_command
+from minerf_ns.commands import check_output_folder, run_command
 from minerf_ns.layout import GROUND_TRUTH_DIR
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
 
@@ -41,6 +43,7 @@ class SynthCommand:
         """Validate the options, then generate."""
         if self.num_identities < 1 or self.num_frames < 2 or self.image_size < 16:
             sys.exit("minerf-synth: need --num-identities >= 1, --num-frames >= 2 and --image-size >= 16.")
+        check_output_folder(self.out, "minerf-synth")
         if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
             sys.exit(
                 f"minerf-synth: {self.out} already exists and is not empty; choose a new folder (nothing written)."
@@ -54,7 +57,16 @@ class SynthCommand:
             TimeRemainingColumn(), console=CONSOLE,
         ) as progress:  # fmt: skip
             task = progress.add_task("render", total=total)
-            generate(self.out, settings, self.transfer, self.workers or None, lambda n: progress.advance(task, n))
+            # Written under a hidden name and moved into place when complete: an interrupted run leaves nothing.
+            partial = self.out.parent / f".{self.out.name}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            try:
+                generate(partial, settings, self.transfer, self.workers or None, lambda n: progress.advance(task, n))
+                if self.out.exists():
+                    self.out.rmdir()  # empty (checked above)
+                os.replace(partial, self.out)
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
         seconds = time.perf_counter() - start
         size_mb = sum(p.stat().st_size for p in self.out.rglob("*") if p.is_file()) / 1e6
         CONSOLE.print(

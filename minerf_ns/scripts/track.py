@@ -16,7 +16,7 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from minerf_ns.commands import fail, quiet_warnings, run_command
+from minerf_ns.commands import check_output_folder, fail, quiet_warnings, run_command
 from minerf_ns.tracking.video_source import TrackInputError, VideoSource, open_source
 
 TOOL = "minerf-track"
@@ -78,8 +78,7 @@ class TrackCommand:
     def main(self) -> None:
         """Check everything, then track each video."""
         quiet_warnings()
-        if self.output.exists() and not self.output.is_dir():
-            fail(TOOL, f"{self.output} is a file. Fix: pass a folder for --output (nothing written)")
+        check_output_folder(self.output, TOOL)
         sources = self.sources()
         taken = [self.output / s.identity for s in sources if (self.output / s.identity).exists()]
         if taken and not self.overwrite:
