@@ -302,7 +302,8 @@ def cases() -> List[Case]:
         ),
         Case(
             "transfer: Ctrl-C while rendering",
-            lambda c: render(c, "--output-path", str(c / "t.mp4"), "--max-frames", "100000"),
+            lambda c: render(c)[:6] + ["--expressions", str(c / "long.npy"), "--output-path", str(c / "t.mp4")],
+            lambda c: __import__("numpy").save(c / "long.npy", __import__("numpy").zeros((5000, 53), "float32")),
             interrupt_after=12.0,
         ),
         # minerf-eval, minerf-personalize
@@ -387,6 +388,46 @@ def cases() -> List[Case]:
     ]
 
 
+def small_disk(case: Path, read_only: bool = False) -> Path:
+    """A 2 MB tmpfs at ``case/disk``, filled up (or mounted read-only); needs root and mount."""
+    disk = case / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
+    if read_only:
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    else:
+        (disk / "filler").write_bytes(b"\0" * (2 * 1024 * 1024))  # every block used
+    return disk
+
+
+def can_mount() -> bool:
+    probe = Path("/tmp/.minerf-mount-probe")
+    probe.mkdir(exist_ok=True)
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)], capture_output=True)
+    if ok.returncode == 0:
+        subprocess.run(["umount", str(probe)])
+    return ok.returncode == 0
+
+
+def disk_cases() -> List[Case]:
+    """Full and read-only output disks (tmpfs mounts)."""
+    render = lambda c, out: ["minerf-render", "transfer", "--load-config", config(c), "--identity", "ada",  # noqa
+                             "--expressions-from", "ben", "--max-frames", "40", "--output-path", out]  # fmt: skip
+    train = lambda c, out: ["ns-train", "mi-nerf-fast", "--data", str(c / "data"), "--output-dir", out,  # noqa: E731
+                            "--max-num-iterations", "2", *CPU]  # fmt: skip
+    track = lambda c, out: ["minerf-track", str(c / "data/ada/head_imgs"), "--output", out]  # noqa: E731
+    return [
+        Case("disk full: transfer video", lambda c: render(c, str(c / "disk/t.mp4")), lambda c: small_disk(c)),
+        Case("read-only disk: transfer video", lambda c: render(c, str(c / "disk/t.mp4")),
+             lambda c: small_disk(c, True)),
+        Case("disk full: ns-train output", lambda c: train(c, str(c / "disk/out")), lambda c: small_disk(c)),
+        Case("read-only disk: ns-train output", lambda c: train(c, str(c / "disk/out")), lambda c: small_disk(c, True)),
+        Case("disk full: minerf-track output", lambda c: track(c, str(c / "disk/t")), lambda c: small_disk(c)),
+        Case("read-only disk: minerf-synth output", lambda c: ["minerf-synth", str(c / "disk/s"), "--num-frames", "4",
+                                                               "--image-size", "32"], lambda c: small_disk(c, True)),
+    ]  # fmt: skip
+
+
 def native(video: Path, change: Callable[[dict], object] = lambda m: None) -> None:
     """Rewrite an AD-NeRF synthetic video as the native layout, then apply ``change`` to its transforms.json."""
     import torch
@@ -427,7 +468,7 @@ def main() -> None:
                         "10", "--image-size", "32", "--workers", "1"], check=True, capture_output=True)  # fmt: skip
         train(fixture / "data", fixture / "run")
     rows = []
-    for case in cases():
+    for case in cases() + (disk_cases() if can_mount() else []):
         if args.only and case.name not in args.only:
             continue
         folder = args.work / "cases" / case.name.replace("/", "_").replace(" ", "_")
@@ -437,6 +478,8 @@ def main() -> None:
         result = run_case(case, folder)
         rows.append((case.name, result))
         print(f"{case.name}: {result.outcome} ({result.seconds:.0f} s) {result.detail}", flush=True)
+        if (folder / "disk").is_mount():
+            subprocess.run(["umount", str(folder / "disk")])
         shutil.rmtree(folder, ignore_errors=True)
     print(f"\n| case | {args.label} |\n|---|---|")
     for name, result in rows:

@@ -3,6 +3,7 @@ overwrite an output, and loading a trained run (``config.yml`` + newest checkpoi
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -57,6 +58,8 @@ def _user_error(error: BaseException, trace) -> Optional[str]:
     frames = {frame.f_code.co_name for frame, _ in traceback.walk_tb(trace)}
     if isinstance(error, OSError) and getattr(error, "filename", None):
         return f"{error.filename}: {error.strerror}. Fix: check the path, and that its folder can be written"
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+        return f"{error.strerror} while writing outputs. Fix: free disk space, or write elsewhere (--output-dir)"
     if type(error).__module__.startswith("yaml"):
         return (
             f"the config file is not valid YAML ({str(error).splitlines()[0]}). Fix: pass the config.yml ns-train wrote"

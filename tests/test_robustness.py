@@ -147,6 +147,17 @@ def test_empty_expression_file_load_dir_without_checkpoint_and_moved_data(traine
     assert "moved-away: dataset root does not exist" in line and "'data:' at the top of the run's config.yml" in line
 
 
+def test_nerfstudio_commands_report_bad_paths_configs_and_checkpoints_in_one_line(trained, train_dataset, tmp_path):
+    line = last_line(fails("ns-eval", "--load-config", str(tmp_path / "nope.yml"), cwd=tmp_path))
+    assert line.startswith("ns-eval: ") and "nope.yml: No such file or directory" in line
+    run_dir = moved_run(trained, train_dataset, tmp_path / "outputs")
+    for checkpoint in (run_dir / "nerfstudio_models").glob("*.ckpt"):
+        checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    line = last_line(fails("ns-render", "dataset", "--load-config", str(run_dir / "config.yml"), "--output-path",
+                           str(tmp_path / "r"), cwd=tmp_path))  # fmt: skip
+    assert line.startswith("ns-render: ") and "holds no readable checkpoint" in line
+
+
 def test_track_params_saved_with_numpy_arrays_load(synth_dataset, tmp_path):
     data = copy_videos(synth_dataset[0], tmp_path / "data")
     params = torch.load(data / "ben/track_params.pt", weights_only=True)

@@ -70,7 +70,8 @@ class DemoCommand:
                 setattr(self, name, value)
         if self.num_identities < 1 or self.num_frames < 10 or self.image_size < 16 or self.iterations < 1:
             sys.exit(
-                "minerf-demo: need --num-identities >= 1, --num-frames >= 10, --image-size >= 16, --iterations >= 1."
+                "minerf-demo: need --num-identities >= 1, --num-frames >= 10, --image-size >= 16, --iterations >= 1. "
+                "Fix: pass values in those ranges (nothing written)"
             )
         check_output_folder(self.out, "minerf-demo")
         if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):

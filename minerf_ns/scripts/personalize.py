@@ -52,7 +52,8 @@ class Personalize:
         from minerf_ns.personalization import copy_trained_weights
 
         if self.iterations < 1:
-            fail(TOOL, "--iterations must be at least 1")
+            fail(TOOL, f"--iterations {self.iterations}: must be at least 1. Fix: pass a positive number (nothing "
+                 "written)")  # fmt: skip
         config, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
         source_model = pipeline.model
         new = copy.deepcopy(config)

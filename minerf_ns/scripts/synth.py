@@ -42,7 +42,8 @@ class SynthCommand:
     def main(self) -> None:
         """Validate the options, then generate."""
         if self.num_identities < 1 or self.num_frames < 2 or self.image_size < 16:
-            sys.exit("minerf-synth: need --num-identities >= 1, --num-frames >= 2 and --image-size >= 16.")
+            sys.exit("minerf-synth: need --num-identities >= 1, --num-frames >= 2 and --image-size >= 16. Fix: pass "
+                     "values in those ranges (nothing written)")  # fmt: skip
         check_output_folder(self.out, "minerf-synth")
         if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
             sys.exit(
