@@ -103,9 +103,10 @@ def run_case(case: Case, folder: Path) -> Result:
     if proc.returncode == 130:
         return Result("interrupted", last[:150], seconds)
     if proc.returncode == 0:
-        missing = [str(p.relative_to(folder)) for p in case.outputs(folder) if not p.exists()]
+        missing = [str(p.relative_to(folder)) for p in case.outputs(folder)
+                   if not p.exists() or (p.is_file() and p.stat().st_size == 0)]  # fmt: skip
         if missing:
-            return Result("FALSE SUCCESS", f"exit 0, missing {missing}", seconds)
+            return Result("FALSE SUCCESS", f"exit 0, missing or empty: {missing}", seconds)
         return Result("ok", f"{len(after) - len(before)} files written", seconds)
     if changed:
         return Result("CHANGED", f"{len(changed)} existing files changed; {last[:100]}", seconds)
@@ -417,9 +418,10 @@ def disk_cases() -> List[Case]:
                             "--max-num-iterations", "2", *CPU]  # fmt: skip
     track = lambda c, out: ["minerf-track", str(c / "data/ada/head_imgs"), "--output", out]  # noqa: E731
     return [
-        Case("disk full: transfer video", lambda c: render(c, str(c / "disk/t.mp4")), lambda c: small_disk(c)),
+        Case("disk full: transfer video", lambda c: render(c, str(c / "disk/t.mp4")), lambda c: small_disk(c),
+             outputs=lambda c: [c / "disk/t.mp4"]),
         Case("read-only disk: transfer video", lambda c: render(c, str(c / "disk/t.mp4")),
-             lambda c: small_disk(c, True)),
+             lambda c: small_disk(c, True), outputs=lambda c: [c / "disk/t.mp4"]),
         Case("disk full: ns-train output", lambda c: train(c, str(c / "disk/out")), lambda c: small_disk(c)),
         Case("read-only disk: ns-train output", lambda c: train(c, str(c / "disk/out")), lambda c: small_disk(c, True)),
         Case("disk full: minerf-track output", lambda c: track(c, str(c / "disk/t")), lambda c: small_disk(c)),
