@@ -27,6 +27,7 @@ from dataparsers.dataset_scan import read_dataset
 from minerf_ns.commands import INTERRUPTED, check_output_folder
 from nerfstudio.engine.optimizers import Optimizers
 from nerfstudio.engine.trainer import TRAIN_INTERATION_OUTPUT, Trainer, TrainerConfig
+from nerfstudio.utils.decorators import check_main_thread
 from nerfstudio.utils.rich_utils import CONSOLE
 
 
@@ -87,6 +88,7 @@ class MiNerfTrainer(Trainer):
                   f"Resume: the same command with --load-dir {self.checkpoint_dir}", file=sys.stderr)  # fmt: skip
             raise SystemExit(INTERRUPTED) from None
 
+    @check_main_thread  # as nerfstudio's: only the first process of a multi-process run writes
     def save_checkpoint(self, step: int) -> None:
         """nerfstudio's checkpoint, written under a temporary folder and moved into place: an interrupted save never
         leaves a truncated newest checkpoint (which every command would try to load)."""
