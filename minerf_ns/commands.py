@@ -1,5 +1,7 @@
-"""What every ``minerf-*`` console script shares: a one-line failure (no traceback), quiet warnings, refusing to
-overwrite an output, and loading a trained run (``config.yml`` + newest checkpoint) with one-line errors."""
+"""What every ``minerf-*`` console script shares: a one-line failure (no traceback) for bad input, unwritable outputs
+and Ctrl-C, output checks before any work, quiet warnings, refusing to overwrite an output, and loading a trained run
+(``config.yml`` + newest checkpoint) with one-line errors; and the hook that gives nerfstudio's own commands one-line
+errors for what a user causes."""
 
 from __future__ import annotations
 
@@ -56,6 +58,8 @@ def install_one_line_errors() -> None:
 def _user_error(error: BaseException, trace) -> Optional[str]:
     """One line for the failures of ``install_one_line_errors``, or None."""
     frames = {frame.f_code.co_name for frame, _ in traceback.walk_tb(trace)}
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
     if isinstance(error, OSError) and getattr(error, "filename", None):
         return f"{error.filename}: {error.strerror}. Fix: check the path, and that its folder can be written"
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
