@@ -3,7 +3,8 @@
 A video folder holds ``transforms_train.json`` and ``transforms_val.json`` (``focal_len`` or ``fl_x``/``fl_y``,
 ``cx``, ``cy``, ``frames[].img_id``, ``frames[].transform_matrix``, optional ``frames[].face_rect``),
 ``track_params.pt`` with ``exp [N, d]``, images ``head_imgs/<img_id>.jpg`` (else ``gt_imgs/``, else ``ori_imgs/``),
-optional ``parsing/<img_id>.png`` (BGR, head = (255, 0, 0)) and ``bc.jpg``.
+optional ``parsing/<img_id>.png`` (BGR, head = (255, 0, 0)), ``bc.jpg``, ``aud.wav`` (the sound, frame ``img_id`` at
+``img_id / fps`` seconds) and ``fps`` in the transforms (25 when absent).
 
 Row ``k`` of ``exp`` is the ``k``-th *tracked* frame. When every listed ``img_id`` is below the number of rows, the
 ``img_id`` is the row (RAD/ER-NeRF, and AD-NeRF when no frame was skipped); otherwise the frames listed in both
@@ -146,6 +147,11 @@ def read_adnerf_video(folder: Path, decode_images: bool = False) -> VideoRecord:
     parsing = [folder / layout.PARSING_FOLDER / layout.parsing_image(i) for i in img_ids]
     parsing_ok = all(p.is_file() for p in parsing)
 
+    fps = parse_number(train_meta.get(layout.FPS_KEY, layout.DEFAULT_FPS), train_path, f"'{layout.FPS_KEY}'",
+                       "the frame rate in frames a second")  # fmt: skip
+    if fps <= 0:
+        raise DatasetError(train_path, f"'{layout.FPS_KEY}' is {fps:g}", "write the video's frame rate (e.g. 25)")
+    audio = ImageFolder(folder).find(layout.AUDIO_FILE)
     face_rects = parse_face_rects([e[2] for e in entries], train_path)
     held_out = np.array([e[3] for e in entries])
     if held_out.all():
@@ -167,4 +173,7 @@ def read_adnerf_video(folder: Path, decode_images: bool = False) -> VideoRecord:
         background=background,
         parsing_filenames=parsing if parsing_ok else None,
         face_rects=face_rects,
+        frame_ids=np.asarray(img_ids, dtype=np.int64),
+        fps=fps,
+        audio=audio if audio.is_file() else None,
     )

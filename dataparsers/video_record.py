@@ -15,7 +15,7 @@ from PIL import Image
 
 from dataparsers.dataset_error import DatasetError
 from minerf_ns.catalogue import VideoIntrinsics
-from minerf_ns.layout import num_held_out
+from minerf_ns.layout import DEFAULT_FPS, num_held_out
 
 
 @dataclass
@@ -41,6 +41,16 @@ class VideoRecord:
     """Native per-frame head masks (non-zero = head), used for the head box."""
     face_rects: Optional[Float[np.ndarray, "N 4"]] = None
     """Head boxes ``[x, y, w, h]`` in pixels where the layout gives them."""
+    frame_ids: Optional[np.ndarray] = None
+    """Int [N]: each row's frame number in the source video (rows skip untracked frames); None: 0..N-1."""
+    fps: float = DEFAULT_FPS
+    """The source video's frame rate (frame k is shown at k / fps)."""
+    audio: Optional[Path] = None
+    """The video's sound (``aud.wav``: 16 kHz mono, sample 0 at frame 0) where the folder has one."""
+
+    def frame_numbers(self) -> np.ndarray:
+        """Each row's frame number in the source video."""
+        return np.arange(self.num_frames) if self.frame_ids is None else self.frame_ids
 
     @property
     def num_frames(self) -> int:

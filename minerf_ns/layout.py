@@ -9,6 +9,7 @@ Read by the dataparser (``dataparsers/adnerf.py``, ``dataparsers/head_dataset.py
     head_imgs/ | gt_imgs/ | ori_imgs/<id>.jpg    frames (the reader takes the first folder that exists)
     parsing/<id>.png                             BGR parsing: head, neck, torso, background colours below
     bc.jpg                                       the static background
+    aud.wav                                      the video's sound, 16 kHz mono, sample 0 at frame 0 (optional)
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ IMAGE_FOLDERS = (HEAD_IMAGES, "gt_imgs", ORIGINAL_IMAGES)
 """Where the reader looks for frames, in order of preference."""
 PARSING_FOLDER = "parsing"
 BACKGROUND_FILE = "bc.jpg"
+AUDIO_FILE = "aud.wav"
+"""The video's sound track (AD-NeRF's name): 16 kHz mono, starting with frame 0, as long as the frames."""
+FPS_KEY = "fps"
+"""Frame rate in the transforms files (written by minerf-track and minerf-synth; AD-NeRF's videos are 25 fps)."""
+DEFAULT_FPS = 25.0
+"""Frame rate of a video whose transforms do not say (AD-NeRF's preprocessing resamples every video to 25 fps)."""
 TRACK_REPORT = "track_report.json"
 TRACK_OVERLAY = "track_overlay.mp4"
 GROUND_TRUTH_DIR = "_ground_truth"

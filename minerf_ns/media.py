@@ -6,7 +6,7 @@ import contextlib
 import errno
 import os
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -49,10 +49,11 @@ def write_png(path: Path, image: np.ndarray) -> None:
         Image.fromarray(image).save(partial, format="PNG")
 
 
-def write_video(path: Path, frames: Iterable[np.ndarray], fps: int) -> None:
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: int, audio: Optional[Path] = None) -> None:
     """Write an H.264 mp4 with the ffmpeg that imageio-ffmpeg ships (no system ffmpeg needed).
 
     ``frames`` is an array [T, H, W, 3] or any iterable of uint8 [H, W, 3] frames (streamed: never all in memory).
+    ``audio``: a sound file muxed in as AAC from the first frame on (cut or padded to the frames' length).
     The video is written under a temporary name and moved into place once ffmpeg has written it: an interrupted or
     failed write leaves nothing, and ffmpeg's failures (which it does not raise) become an ``OSError``.
     """
@@ -76,6 +77,24 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: int) -> None:
             writer.close()
         if not partial.is_file() or partial.stat().st_size == 0:
             raise OSError(errno.EIO, "ffmpeg could not write the video", str(path))
+        if audio is not None:
+            _mux_audio(partial, audio)
+
+
+def _mux_audio(video: Path, audio: Path) -> None:
+    """Replace ``video`` by itself with ``audio`` as its sound track (video stream copied, sound as AAC)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    with _replaced_on_success(video) as muxed:
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-i", str(video), "-i",
+                   str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "128k",
+                   "-af", "apad", "-shortest", str(muxed)]  # fmt: skip
+        result = subprocess.run(command, capture_output=True)
+        if result.returncode != 0 or not muxed.is_file():
+            reason = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise OSError(errno.EIO, f"ffmpeg could not add the sound track ({reason[0][:100]})", str(video))
 
 
 @contextlib.contextmanager

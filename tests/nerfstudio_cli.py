@@ -40,10 +40,10 @@ def fails(*args: str, cwd: Path) -> str:
 
 
 def fail_line(*args: str, cwd: Path) -> str:
-    """``fails``, returning the last line, which must start with the command's name."""
+    """``fails``, returning the last line, which must start with the command's name (and subcommand, if any)."""
     stderr = fails(*args, cwd=cwd)
     lines = [line for line in stderr.splitlines() if line.strip()]
-    assert lines[-1].startswith(f"{args[0]}: "), stderr[-1000:]
+    assert lines[-1].startswith((f"{args[0]}: ", f"{args[0]} {args[1]}: ")), stderr[-1000:]
     return lines[-1]
 
 

@@ -14,6 +14,7 @@ import torch
 from nerfstudio_cli import EXPRESSION_DIM, fail_line, run
 
 from dataparsers.adnerf import read_adnerf_video
+from minerf_ns.audio.waveform import SAMPLE_RATE, read_audio
 from minerf_ns.face.head_model import load_head_model
 from minerf_ns.face.rasterizer import project
 from minerf_ns.head_pose import euler_to_rotation, world_to_camera
@@ -187,12 +188,14 @@ def test_track_writes_a_dataset_mi_nerf_reads(tracked, synthetic_clip):
     assert len(list((folder / "ori_imgs").glob("*.jpg"))) == FRAMES
     assert sorted(int(p.stem) for p in (folder / "parsing").glob("*.png")) == kept
     assert (folder / "track_overlay.mp4").read_bytes()[4:8] == b"ftyp"
+    assert report["audio"] is None and not (folder / "aud.wav").exists()  # the clip has no sound track
 
     video = read_adnerf_video(folder)  # the dataparser's own reader: rows follow frame_ids, not frame numbers
     assert [int(p.stem) for p in video.image_filenames] == kept
     np.testing.assert_allclose(video.expressions[NO_FACE_FRAME], params["exp"][NO_FACE_FRAME].numpy())  # frame 11
     assert video.held_out.sum() == 3 and video.held_out[-3:].all()
     assert video.intrinsics.fx == pytest.approx(float(params["focal"][0]))
+    assert video.fps == 25.0 and video.audio is None and video.frame_numbers().tolist() == kept
 
     errors = tracking_errors({k: v.numpy() for k, v in params.items()}, truth)
     assert errors["rotation_offset_removed_deg_mean"] < 2.0  # measured 0.94
@@ -296,6 +299,9 @@ def test_track_real_clip(tmp_path):
     exp = torch.load(tmp_path / "data" / "hill" / "track_params.pt", weights_only=True)["exp"]
     jaw = load_head_model().expression_index("jawOpen")
     assert float(exp[:, jaw].max() - exp[:, jaw].min()) > 0.1  # she talks: the jaw moves
+    sound = read_audio(tmp_path / "data" / "hill" / "aud.wav")  # the sound of the 40 frames used: 1.6 s
+    assert report["audio"] == "aud.wav" and len(sound) == 40 * SAMPLE_RATE // 25
+    np.testing.assert_allclose(sound, read_audio(clip, duration_s=1.6), atol=1 / 32768)
 
 
 def test_variable_frame_rate_is_detected(synthetic_clip, tmp_path):

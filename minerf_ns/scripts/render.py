@@ -1,7 +1,9 @@
-"""``minerf-render transfer``: identity A driven by video B's expressions (or any expression file), as mp4 and/or PNGs.
+"""``minerf-render transfer``: identity A driven by video B's expressions (or any expression file), as mp4 and/or PNGs;
+``minerf-render speak``: identity A saying an audio file, as an mp4 with the sound.
 
 minerf-render transfer --load-config outputs/.../config.yml --identity ada --expressions-from ben --pose own
 minerf-render transfer --load-config ... --identity ada --expressions exp.npy --pose orbit --output-format both
+minerf-render speak --load-config outputs/.../config.yml --identity ada --audio hello.wav --pose own
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
+import numpy as np
 import torch
 import tyro
 from rich.console import Console
@@ -28,6 +31,17 @@ from minerf_ns.media import VIDEO_SUFFIXES, write_png, write_video
 
 CONSOLE = Console()
 TOOL = "minerf-render transfer"
+SPEAK = "minerf-render speak"
+
+
+def _render_frames(model, target: int, expressions, poses, caption: str) -> np.ndarray:
+    """Render with a progress bar (the transfer path: identity ``target``, each expression under each pose)."""
+    from minerf_ns.transfer import render_transfer
+
+    with Progress(TextColumn(caption), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
+                  TimeRemainingColumn(), console=CONSOLE) as progress:  # fmt: skip
+        task = progress.add_task("render", total=len(expressions))
+        return render_transfer(model, target, expressions, poses, lambda: progress.advance(task))
 
 
 @dataclass
@@ -57,7 +71,7 @@ class RenderTransfer:
 
     def main(self) -> None:
         from dataparsers.expression_file import read_expressions
-        from minerf_ns.transfer import render_transfer, transfer_poses
+        from minerf_ns.transfer import transfer_poses
 
         if (self.expressions_from is None) == (self.expressions is None):
             fail(TOOL, "give exactly one of --expressions-from VIDEO or --expressions FILE")
@@ -88,11 +102,8 @@ class RenderTransfer:
             poses = transfer_poses(model, target, len(expressions), self.pose, driver)
         except ValueError as err:
             fail(TOOL, str(err))
-        with Progress(TextColumn(f"{self.identity} <- {self.expressions_from or self.expressions.name}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total} frames"), TimeRemainingColumn(),
-                      console=CONSOLE) as progress:  # fmt: skip
-            task = progress.add_task("render", total=len(expressions))
-            frames = render_transfer(model, target, expressions, poses, lambda: progress.advance(task))
+        caption = f"{self.identity} <- {self.expressions_from or self.expressions.name}"
+        frames = _render_frames(model, target, expressions, poses, caption)
         if self.output_format in ("video", "both"):
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
             write_video(self.output_path, frames, fps=self.fps)
@@ -104,10 +115,100 @@ class RenderTransfer:
             CONSOLE.print(f"wrote {len(frames)} PNG frames to {frames_dir}")
 
 
+@dataclass
+class RenderSpeak:
+    """Make one identity of a trained MI-NeRF say an audio file: an mp4 with the sound muxed in."""
+
+    load_config: Path
+    """The run's config.yml (written by ns-train)."""
+    identity: str
+    """Who speaks (an identity name of the training set)."""
+    audio: Path
+    """The speech: wav, flac, mp3, ogg, or a video's sound track (any rate ffmpeg converts; read as 16 kHz mono)."""
+    pose: Literal["own", "fixed", "orbit"] = "own"
+    """Head pose: the identity's own video poses (cycled), its first pose fixed, or a camera orbit."""
+    mapping: str = "auto"
+    """Audio to expressions: 'prior' (visemes, no training), 'learned' (the run's audio_to_expression.pt from
+    minerf-audio fit), a mapping file, or 'auto' (learned where the run has one, else prior)."""
+    output_path: Path = Path("renders/speak.mp4")
+    """The mp4 file."""
+    expressions_out: Optional[Path] = None
+    """Also save the driving expressions (.npy [T, d]): reuse them with minerf-render transfer --expressions."""
+    fps: int = 25
+    """Frame rate of the video (one expression per frame)."""
+    max_seconds: Optional[float] = None
+    """Use only the first this many seconds of the audio."""
+    overwrite: bool = False
+    """Replace existing outputs."""
+
+    def main(self) -> None:
+        from minerf_ns.audio.basis import expression_names
+        from minerf_ns.audio.driving import expressions_from_audio
+        from minerf_ns.audio.waveform import SAMPLE_RATE, AudioInputError, read_audio, write_wav
+        from minerf_ns.scripts.audio import MAPPING_FILE, load_mapping
+        from minerf_ns.transfer import transfer_poses
+
+        if self.fps <= 0 or (self.max_seconds is not None and self.max_seconds <= 0):
+            fail(SPEAK, f"--fps {self.fps}, --max-seconds {self.max_seconds}: each must be positive. Fix: pass a "
+                 "positive value (nothing written)")  # fmt: skip
+        check_output_file(self.output_path, SPEAK, VIDEO_SUFFIXES)
+        refuse_existing(self.output_path, SPEAK, self.overwrite)
+        if self.expressions_out is not None:
+            check_output_file(self.expressions_out, SPEAK, (".npy",))
+            refuse_existing(self.expressions_out, SPEAK, self.overwrite)
+        try:
+            samples = read_audio(self.audio)
+        except AudioInputError as err:
+            fail(SPEAK, str(err))
+        if self.max_seconds is not None:
+            samples = samples[: int(self.max_seconds * SAMPLE_RATE)]
+        mapping_path = None if self.mapping == "prior" else Path(self.mapping)
+        if self.mapping in ("auto", "learned"):
+            mapping_path = self.load_config.parent / MAPPING_FILE
+            if self.mapping == "auto" and not mapping_path.is_file():
+                mapping_path = None
+        mapping = load_mapping(mapping_path, SPEAK) if mapping_path is not None else None
+        _, pipeline, _ = load_run(self.load_config, SPEAK, test_mode="inference")
+        model = pipeline.model
+        try:
+            target = model.catalogue.identity_index(self.identity)
+        except ValueError as err:
+            fail(SPEAK, str(err))
+        dim = model.catalogue.expression_dim
+        names = expression_names(dim)
+        if mapping is not None and mapping.expression_dim != dim:
+            fail(SPEAK, f"{mapping_path}: maps audio to {mapping.expression_dim} expression values, the run uses {dim}."
+                 f" Fix: fit a mapping for this run (minerf-audio fit --load-config {self.load_config})")  # fmt: skip
+        if mapping is None and names is None:
+            fix = f"fit a mapping for its basis (minerf-audio fit --load-config {self.load_config})"
+            fail(SPEAK, f"the viseme prior drives ICT-FaceKit's 53 blendshapes; this run's expressions have {dim} "
+                 f"values. Fix: {fix}")  # fmt: skip
+        own = model.catalogue.expressions[target].numpy()
+        driving = expressions_from_audio(samples, self.fps, own, names, mapping, self.identity)
+        source = "learned mapping" if mapping is not None else "viseme prior"
+        CONSOLE.print(f"{len(driving)} frames from {len(samples) / SAMPLE_RATE:.2f} s of audio ({source})")
+        if self.expressions_out is not None:
+            self.expressions_out.parent.mkdir(parents=True, exist_ok=True)
+            np.save(self.expressions_out, driving.astype(np.float32))
+            CONSOLE.print(f"wrote {self.expressions_out} {list(driving.shape)}")
+        expressions = torch.from_numpy(driving).float()
+        poses = transfer_poses(model, target, len(expressions), self.pose)
+        frames = _render_frames(model, target, expressions, poses, f"{self.identity} says {self.audio.name}")
+        self.output_path.parent.mkdir(parents=True, exist_ok=True)
+        sound = self.output_path.with_name(f".{self.output_path.stem}.sound.wav")
+        try:
+            write_wav(sound, samples)
+            write_video(self.output_path, frames, fps=self.fps, audio=sound)
+        finally:
+            sound.unlink(missing_ok=True)
+        CONSOLE.print(f"wrote {self.output_path} ({len(frames)} frames with sound)")
+
+
 def entrypoint() -> None:
     """Console entry point."""
     quiet_warnings()
-    run_command(TOOL, tyro.extras.subcommand_cli_from_dict({"transfer": RenderTransfer}).main)
+    commands = {"transfer": RenderTransfer, "speak": RenderSpeak}
+    run_command("minerf-render", tyro.extras.subcommand_cli_from_dict(commands).main)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Written under ``OUT/<name>/``::
                                frame_ids [N]: row r belongs to frame frame_ids[r] (skipped frames have no row)
     transforms_train.json      tracked frames but the last 10%: focal_len, cx, cy, frames[].img_id/transform_matrix
     transforms_val.json        the last 10% of the tracked frames
+    aud.wav                    the video's sound for the frames used, 16 kHz mono (videos with an audio stream)
     track_report.json          frames tracked and skipped, reprojection error, focal, timings, warnings
     track_overlay.mp4          the fitted model's landmarks and head mask over the frames
 """
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from minerf_ns import layout
+from minerf_ns.audio.waveform import AudioInputError, write_wav
 from minerf_ns.face.head_model import NECK_CUT_Y_M, load_head_model
 from minerf_ns.face.rasterizer import project
 from minerf_ns.head_pose import TRACKER_TRANS_SCALE, euler_to_rotation, head_pose_to_camera_to_world
@@ -98,9 +100,10 @@ class _HeadGeometry:
         return project(cam, fit.focal, fit.focal, self.width / 2.0, self.height / 2.0)[0]
 
 
-def _transforms(fit: FaceFit, frame_ids: list[int], rows: range, width: int, height: int) -> dict:
+def _transforms(fit: FaceFit, frame_ids: list[int], rows: range, width: int, height: int, fps: float) -> dict:
     c2w = head_pose_to_camera_to_world(euler_to_rotation(fit.euler), fit.translation)
     return {
+        layout.FPS_KEY: fps,
         "focal_len": fit.focal,
         "cx": width / 2.0,
         "cy": height / 2.0,
@@ -222,10 +225,20 @@ def track_video(
     splits = {"train": range(0, len(tracked) - num_val), "val": range(len(tracked) - num_val, len(tracked))}
     for name, rows in ((layout.TRANSFORMS_TRAIN, splits["train"]), (layout.TRANSFORMS_VAL, splits["val"])):
         with open(folder / name, "w", encoding="utf-8") as handle:
-            json.dump(_transforms(fit, tracked, rows, width, height), handle, indent=1)
+            json.dump(_transforms(fit, tracked, rows, width, height, source.fps), handle, indent=1)
+
+    t0 = time.perf_counter()
+    warnings = []
+    try:
+        audio = source.audio(num_frames)
+    except AudioInputError as err:
+        audio = None
+        warnings.append(f"the sound track was not kept: {err}")
+    if audio is not None:  # frame k is shown at k / fps whether or not it was tracked: skipped frames keep their sound
+        write_wav(folder / layout.AUDIO_FILE, audio)
+    timings["audio_s"] = time.perf_counter() - t0
 
     per_frame = fit.residual_px.mean(1)
-    warnings = []
     if source.variable_frame_rate:
         warnings.append("variable frame rate: frames were used in order, one row each (timestamps are not kept)")
     if skipped:
@@ -241,6 +254,7 @@ def track_video(
         "height": height,
         "fps": source.fps,
         "frames": num_frames,
+        "audio": layout.AUDIO_FILE if audio is not None else None,
         "frames_tracked": len(tracked),
         "frames_skipped": skipped,
         "detector_calls": landmarker.detector_calls,

@@ -3,7 +3,7 @@
 Errors are ``TrackInputError`` with the path and what to fix. A folder's images are taken in natural order of their
 names (``2.jpg`` before ``10.jpg``). A video file's frame rate comes from its container; if its frame timestamps are
 uneven (a variable frame rate, e.g. phone video) the frames are still used in order, one row each, and the report
-says so: the AD-NeRF layout has frames, not timestamps.
+says so: the AD-NeRF layout has frames, not timestamps. A video's sound is read for the frames used (``audio``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Iterator, Optional
 
 import cv2
 import numpy as np
+
+from minerf_ns.audio.waveform import has_audio_stream, read_audio
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 FOLDER_FPS = 25.0
@@ -72,6 +74,17 @@ class VideoSource:
             return None
         return (f"decoded {decoded} of the {self.num_frames} frames the file declares: it may be truncated or "
                 "damaged (the frames decoded were tracked)")  # fmt: skip
+
+    def audio(self, num_frames: int) -> Optional[np.ndarray]:
+        """The sound of the first ``num_frames`` frames (16 kHz mono, sample 0 at frame 0, exactly num_frames / fps
+        long), or None for a folder of images or a video without an audio stream.
+
+        Raises:
+            AudioInputError: the video has an audio stream that cannot be decoded.
+        """
+        if self.images or not has_audio_stream(self.path):
+            return None
+        return read_audio(self.path, duration_s=num_frames / self.fps, require_sound=False)
 
     def frames(self) -> Iterator[np.ndarray]:
         """Every frame as uint8 RGB [H, W, 3], in order."""

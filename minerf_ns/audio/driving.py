@@ -1,0 +1,64 @@
+"""Expressions that make an identity say an audio clip: from the learned mapping, or from the viseme prior scaled to
+the identity's own range of motion. Pure numpy/torch: reads no files, knows no model."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+from jaxtyping import Float
+
+from minerf_ns.audio.features import frame_features, prior_for_frames
+from minerf_ns.audio.mapping import AudioToExpression
+from minerf_ns.audio.phones import recognize_phones
+from minerf_ns.audio.visemes import viseme_targets
+from minerf_ns.audio.waveform import SAMPLE_RATE
+
+
+def num_video_frames(num_samples: int, fps: float) -> int:
+    """Frames a video of the audio needs: every started frame."""
+    return max(1, math.ceil(num_samples / SAMPLE_RATE * fps - 1e-9))
+
+
+def calibrated_prior(
+    prior: Float[np.ndarray, "T d"], own: Float[np.ndarray, "N d"], expression_names: Sequence[str]
+) -> Float[np.ndarray, "T d"]:
+    """The prior on the identity's face: every blendshape the prior drives moves over the identity's own range (its
+    5th to 95th percentile in its video, the prior's strongest target reaching the 95th); the others hold their median
+    (a face at rest that looks like the person's, eyes open)."""
+    strongest = viseme_targets(expression_names).max(axis=0)
+    driven = strongest > 0
+    low, high = np.percentile(own, 5, axis=0), np.percentile(own, 95, axis=0)
+    out = np.repeat(np.median(own, axis=0)[None], len(prior), axis=0)
+    gain = (high - low)[driven] / strongest[driven]
+    out[:, driven] = low[driven] + prior[:, driven] * gain
+    return out.astype(np.float32)
+
+
+def expressions_from_audio(
+    samples: Float[np.ndarray, " samples"],
+    fps: float,
+    own_expressions: Float[np.ndarray, "N d"],
+    expression_names: Optional[Sequence[str]],
+    mapping: Optional[AudioToExpression] = None,
+    identity: Optional[str] = None,
+) -> Float[np.ndarray, "T d"]:
+    """One expression per video frame of the audio, in the identity's basis.
+
+    Args:
+        samples: the audio (16 kHz mono).
+        fps: the video's frame rate.
+        own_expressions: the identity's tracked expressions (the prior's range of motion).
+        expression_names: the basis's blendshape names (the prior needs ICT-FaceKit's; None for another basis).
+        mapping: the learned mapping; None: the viseme prior.
+        identity: whose speaking style the mapping uses.
+    """
+    frame_ids = np.arange(num_video_frames(len(samples), fps))
+    phones = recognize_phones(samples)
+    if mapping is not None:
+        return mapping.predict(frame_features(samples, frame_ids, fps, phones), identity)
+    if expression_names is None:
+        raise ValueError("the viseme prior drives ICT-FaceKit blendshapes; this basis has no names")
+    prior = prior_for_frames(phones, frame_ids, fps, expression_names)
+    return calibrated_prior(prior, own_expressions, expression_names)

@@ -1,0 +1,144 @@
+"""The learned audio-to-expression mapping: a small temporal convolution from per-frame audio features (log-mel,
+loudness, viseme activations; about 0.5 s of context) to a dataset's expression vectors, for any basis, trained
+jointly over identities with a learned speaking-style code per identity. Pure torch."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+
+@dataclass
+class MappingSettings:
+    """How the mapping is built and fitted."""
+
+    hidden: int = 64
+    """Channels of the convolutions."""
+    style_dim: int = 8
+    """Size of each identity's speaking-style code."""
+    context_frames: int = 13
+    """Receptive field in frames (13 at 25 fps = 0.52 s: the paper's and AD-NeRF's audio windows are ~0.5 s)."""
+    steps: int = 1500
+    """Optimizer steps."""
+    crop: int = 48
+    """Frames per training crop."""
+    batch: int = 16
+    """Crops per step."""
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    input_dropout: float = 0.2
+    """Dropout on the features (few minutes of speech at most: the network must not memorise them)."""
+    seed: int = 0
+
+
+class AudioToExpression(nn.Module):
+    """Features [B, T, f] (+ identity index [B]) -> expressions [B, T, d], in the dataset's units."""
+
+    def __init__(self, num_features: int, expression_dim: int, identities: Sequence[str], settings: MappingSettings):
+        super().__init__()
+        self.settings = settings
+        self.identities: List[str] = list(identities)
+        half = settings.context_frames // 2
+        # two layers: kernel 1 + 2 * (half // 2) and a dilated one cover the context
+        k1 = 2 * (half // 2) + 1
+        dilation = max(1, half - half // 2)
+        self.first = nn.Conv1d(num_features, settings.hidden, k1, padding=k1 // 2, padding_mode="replicate")
+        self.second = nn.Conv1d(settings.hidden, settings.hidden, 3, dilation=dilation, padding=dilation,
+                                padding_mode="replicate")  # fmt: skip
+        self.out = nn.Conv1d(settings.hidden, expression_dim, 1)
+        self.style = nn.Embedding(len(self.identities), settings.style_dim)
+        nn.init.zeros_(self.style.weight)
+        self.style_in = nn.Linear(settings.style_dim, settings.hidden)
+        self.dropout = nn.Dropout(settings.input_dropout)
+        self.register_buffer("feature_mean", torch.zeros(num_features))
+        self.register_buffer("feature_std", torch.ones(num_features))
+        self.register_buffer("target_mean", torch.zeros(expression_dim))
+        self.register_buffer("target_std", torch.ones(expression_dim))
+
+    @property
+    def expression_dim(self) -> int:
+        return self.out.out_channels
+
+    def style_code(self, identity: Optional[str]) -> Tensor:
+        """The identity's style code; the mean code for an identity the mapping was not trained on."""
+        if identity in self.identities:
+            return self.style.weight[self.identities.index(identity)]
+        return self.style.weight.mean(0)
+
+    def forward(self, features: Float[Tensor, "B T f"], style: Float[Tensor, "B s"]) -> Float[Tensor, "B T d"]:
+        x = self.dropout((features - self.feature_mean) / self.feature_std).transpose(1, 2)
+        hidden = torch.nn.functional.gelu(self.first(x) + self.style_in(style)[:, :, None])
+        hidden = torch.nn.functional.gelu(self.second(hidden)) + hidden
+        return self.out(hidden).transpose(1, 2) * self.target_std + self.target_mean
+
+    @torch.no_grad()
+    def predict(self, features: Float[np.ndarray, "T f"], identity: Optional[str]) -> Float[np.ndarray, "T d"]:
+        """Expressions for one clip's features, in the style of ``identity``."""
+        self.eval()
+        style = self.style_code(identity)[None]
+        return self(torch.from_numpy(features)[None].float(), style)[0].numpy()
+
+    def to_file_dict(self) -> Dict:
+        """What ``save`` writes: the weights and everything needed to rebuild the module."""
+        return {"settings": asdict(self.settings), "identities": self.identities, "state": self.state_dict(),
+                "num_features": self.first.in_channels, "expression_dim": self.expression_dim}  # fmt: skip
+
+    @classmethod
+    def from_file_dict(cls, data: Dict) -> "AudioToExpression":
+        module = cls(
+            data["num_features"], data["expression_dim"], data["identities"], MappingSettings(**data["settings"])
+        )
+        module.load_state_dict(data["state"])
+        return module.eval()
+
+
+@dataclass
+class Clip:
+    """One identity's training material: per-frame features and the tracked expressions of the same frames."""
+
+    identity: str
+    features: Float[np.ndarray, "T f"]
+    expressions: Float[np.ndarray, "T d"]
+    losses: List[float] = field(default_factory=list)
+
+
+def fit_mapping(clips: Sequence[Clip], settings: MappingSettings, progress=None) -> AudioToExpression:
+    """Fit the mapping on every clip jointly (random crops, MSE in units of each dimension's spread)."""
+    generator = torch.Generator().manual_seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    features = [torch.from_numpy(c.features).float() for c in clips]
+    targets = [torch.from_numpy(c.expressions).float() for c in clips]
+    identities = sorted({c.identity for c in clips})
+    module = AudioToExpression(features[0].shape[1], targets[0].shape[1], identities, settings)
+    every_feature, every_target = torch.cat(features), torch.cat(targets)
+    module.feature_mean.copy_(every_feature.mean(0))
+    module.feature_std.copy_(every_feature.std(0).clamp_min(1e-3))
+    module.target_mean.copy_(every_target.mean(0))
+    module.target_std.copy_(every_target.std(0).clamp_min(1e-3))
+    weights = torch.tensor([float(len(f)) for f in features])
+    optimizer = torch.optim.AdamW(module.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=settings.steps)
+    module.train()
+    for step in range(settings.steps):
+        which = torch.multinomial(weights, settings.batch, replacement=True, generator=generator)
+        crop = min([settings.crop] + [len(features[k]) for k in which.tolist()])  # short clips (skipped frames) too
+        batch_f, batch_t, styles = [], [], []
+        for k in which.tolist():
+            start = int(torch.randint(0, len(features[k]) - crop + 1, (1,), generator=generator))
+            batch_f.append(features[k][start : start + crop])
+            batch_t.append(targets[k][start : start + crop])
+            styles.append(identities.index(clips[k].identity))
+        predicted = module(torch.stack(batch_f), module.style(torch.tensor(styles)))
+        loss = (((predicted - torch.stack(batch_t)) / module.target_std) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if progress is not None:
+            progress(step + 1, settings.steps, float(loss))
+    return module.eval()

@@ -1,0 +1,103 @@
+"""Reading any audio (a wav, an mp3, a video's sound track) as 16 kHz mono float32 with the ffmpeg that
+imageio-ffmpeg ships, and writing 16 kHz mono 16-bit wav files (AD-NeRF's ``aud.wav``).
+
+Errors are ``AudioInputError``: one line with the file and the fix.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from jaxtyping import Float
+
+SAMPLE_RATE = 16000
+"""Every waveform of this package is at this rate, mono (what pocketsphinx's acoustic model and AD-NeRF expect)."""
+SILENCE_RMS = 1e-3
+"""A file whose RMS (full scale 1) is below this has no speech to follow (-60 dBFS)."""
+
+
+class AudioInputError(Exception):
+    """A problem with the user's audio file, with the file and the fix."""
+
+    def __init__(self, path: Path, problem: str, fix: str) -> None:
+        super().__init__(f"{path}: {problem}. Fix: {fix}")
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def read_audio(
+    path: Path, duration_s: Optional[float] = None, require_sound: bool = True
+) -> Float[np.ndarray, " samples"]:
+    """The first audio stream of ``path`` as mono float32 at ``SAMPLE_RATE`` (ffmpeg downmixes and resamples).
+
+    Args:
+        path: any file ffmpeg reads (wav, flac, mp3, ogg, m4a, or a video with sound).
+        duration_s: pad with silence or cut to exactly this length (frames ↔ samples stay aligned).
+        require_sound: raise when the audio is silent.
+
+    Raises:
+        AudioInputError: missing, no audio stream, undecodable, a rate ffmpeg cannot convert, or silent.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioInputError(path, "does not exist" if not path.exists() else "is not a file",
+                              "pass an audio file (wav, flac, mp3, ...)")  # fmt: skip
+    if path.stat().st_size == 0:
+        raise AudioInputError(path, "is empty (0 bytes)", "pass a complete audio file")
+    filters = "aresample=async=1:first_pts=0"  # leading silence where the sound starts late: sample 0 is time 0
+    if duration_s is not None:
+        filters += f",apad,atrim=end_sample={int(round(duration_s * SAMPLE_RATE))}"
+    command = [_ffmpeg(), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0", "-vn", "-af", filters,
+               "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True)
+    message = result.stderr.decode(errors="replace").strip().splitlines()
+    if result.returncode != 0 or not result.stdout:
+        reason = message[-1] if message else "no samples decoded"
+        if "matches no streams" in reason or "Stream map" in reason:
+            raise AudioInputError(path, "has no audio stream", "pass a file with sound (a wav, or a video with audio)")
+        if "sample rate" in reason.lower() or "resampl" in reason.lower():
+            raise AudioInputError(path, f"its sample rate cannot be converted to {SAMPLE_RATE} Hz ({reason[:80]})",
+                                  "convert it to a common rate (e.g. 16000 or 44100 Hz) first")  # fmt: skip
+        raise AudioInputError(path, f"cannot be decoded ({reason[:100]})", "pass a valid wav, flac, mp3 or ogg file")
+    samples = np.frombuffer(result.stdout, dtype="<i2").astype(np.float32) / 32768.0
+    if require_sound and float(np.sqrt(np.mean(samples**2))) < SILENCE_RMS:
+        raise AudioInputError(path, f"is silent (RMS below {SILENCE_RMS:g} of full scale over "
+                              f"{len(samples) / SAMPLE_RATE:.2f} s)", "pass a recording with speech")  # fmt: skip
+    return samples
+
+
+def has_audio_stream(path: Path) -> bool:
+    """True when ffmpeg finds an audio stream in ``path`` (a video file may have none)."""
+    result = subprocess.run([_ffmpeg(), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0", "-t", "0.05",
+                             "-f", "null", "-"], capture_output=True)  # fmt: skip
+    return result.returncode == 0
+
+
+def write_wav(path: Path, samples: Float[np.ndarray, " samples"]) -> None:
+    """Write mono 16-bit PCM at ``SAMPLE_RATE`` (into a temporary name first, then moved into place)."""
+    path = Path(path)
+    partial = path.with_name(f".{path.stem}.partial.wav")
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    try:
+        with wave.open(str(partial), "wb") as handle:
+            handle.setnchannels(1)
+            handle.setsampwidth(2)
+            handle.setframerate(SAMPLE_RATE)
+            handle.writeframes(pcm.tobytes())
+        partial.replace(path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def frame_times(num_frames: int, fps: float) -> Float[np.ndarray, " T"]:
+    """The time (s) at which video frame k is shown: k / fps (frame k covers [k/fps, (k+1)/fps))."""
+    return np.arange(num_frames, dtype=np.float64) / fps

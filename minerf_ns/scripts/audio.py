@@ -1,0 +1,125 @@
+"""``minerf-audio fit``: learn the audio-to-expression mapping from a dataset's videos with sound (``aud.wav``).
+
+minerf-audio fit --load-config outputs/.../config.yml      # the run's videos; saved as audio_to_expression.pt beside it
+minerf-audio fit --data data/ --output mapping.pt          # any dataset root
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+import tyro
+from rich.console import Console
+
+from minerf_ns.commands import check_output_file, fail, quiet_warnings, refuse_existing, run_command
+
+CONSOLE = Console()
+TOOL = "minerf-audio fit"
+MIN_SCORED_FRAMES = 8
+"""Held-out runs shorter than this get no lip-sync score (a correlation over fewer frames says little)."""
+MAPPING_FILE = "audio_to_expression.pt"
+"""The learned mapping's file name in a run folder (``minerf-render speak`` looks for it there)."""
+
+
+@dataclass
+class AudioFit:
+    """Fit the audio-to-expression mapping on every video of a dataset that has aud.wav (jointly over identities)."""
+
+    load_config: Optional[Path] = None
+    """A run's config.yml: fit on the run's videos and save beside it (where minerf-render speak finds it)."""
+    data: Optional[Path] = None
+    """Or a dataset root (one folder per video)."""
+    output: Optional[Path] = None
+    """Where to save the mapping (default with --load-config: the run folder's audio_to_expression.pt)."""
+    steps: int = 1500
+    """Optimizer steps (about 3 s per 1,000 on a 2-core CPU)."""
+    seed: int = 0
+    """Random seed."""
+    overwrite: bool = False
+    """Replace an existing mapping file."""
+
+    def main(self) -> None:
+        from minerf_ns.audio.basis import expression_names
+        from minerf_ns.audio.lipsync import lip_sync_scores
+        from minerf_ns.audio.mapping import MappingSettings, fit_mapping
+        from minerf_ns.audio.training_data import clips_from_videos
+        from minerf_ns.audio.waveform import AudioInputError
+
+        if (self.load_config is None) == (self.data is None):
+            fail(TOOL, "give exactly one of --load-config RUN/config.yml or --data ROOT")
+        if self.steps < 1:
+            fail(TOOL, f"--steps {self.steps}: must be at least 1. Fix: pass a positive number (nothing written)")
+        output = self.output or (self.load_config.parent / MAPPING_FILE if self.load_config else None)
+        if output is None:
+            fail(TOOL, "--data needs --output FILE.pt (where to save the mapping)")
+        check_output_file(output, TOOL, (".pt",))
+        refuse_existing(output, TOOL, self.overwrite)
+        videos = self._videos()
+        try:
+            clips = clips_from_videos(videos)
+        except AudioInputError as err:
+            fail(TOOL, str(err))
+        if not clips.train:
+            fail(TOOL, f"none of the {len(videos)} videos has sound ({', '.join(clips.silent_videos)}). Fix: track "
+                 "videos with an audio stream (minerf-track writes aud.wav), or add each video's aud.wav")  # fmt: skip
+        if clips.silent_videos:
+            CONSOLE.print(f"[yellow]without aud.wav, not used: {', '.join(clips.silent_videos)}")
+        frames = sum(len(c.features) for c in clips.train)
+        CONSOLE.print(f"fitting on {frames} frames of {len({c.identity for c in clips.train})} identities")
+        with CONSOLE.status("fitting") as status:
+            mapping = fit_mapping(clips.train, MappingSettings(steps=self.steps, seed=self.seed),
+                                  progress=lambda step, total, loss: status.update(
+                                      f"fitting: step {step}/{total}, loss {loss:.3f}"))  # fmt: skip
+        names = expression_names(mapping.expression_dim)
+        scored = [clip for clip in clips.held_out if len(clip.features) >= MIN_SCORED_FRAMES]
+        if not scored:
+            CONSOLE.print(f"held-out frames too few to score (fewer than {MIN_SCORED_FRAMES} in a row per video)")
+        for clip in scored:
+            scores = lip_sync_scores(mapping.predict(clip.features, clip.identity), clip.expressions, names)
+            text = ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
+            CONSOLE.print(f"held-out {clip.identity} ({len(clip.features)} frames): {text}")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_name(f".{output.name}.partial")
+        torch.save(mapping.to_file_dict(), partial)
+        partial.replace(output)
+        CONSOLE.print(f"wrote {output} (expressions of {mapping.expression_dim} values)")
+
+    def _videos(self) -> list:
+        from dataparsers.dataset_error import DatasetError
+        from dataparsers.dataset_scan import read_dataset
+
+        if self.data is not None:
+            try:
+                return read_dataset(self.data)
+            except DatasetError as err:
+                fail(TOOL, str(err))
+        from minerf_ns.commands import load_run
+
+        _, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
+        return pipeline.datamanager.dataparser.videos
+
+
+def load_mapping(path: Path, tool: str):
+    """The mapping saved by ``minerf-audio fit``, or a one-line failure."""
+    from minerf_ns.audio.mapping import AudioToExpression
+
+    if not path.is_file():
+        fail(tool, f"{path}: no such mapping. Fix: fit one with minerf-audio fit --load-config RUN/config.yml, or "
+             "pass --mapping prior")  # fmt: skip
+    try:
+        return AudioToExpression.from_file_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as err:  # a foreign or truncated file: torch raises many types
+        fail(tool, f"{path}: not a mapping minerf-audio fit wrote ({type(err).__name__}). Fix: fit it again")
+
+
+def entrypoint() -> None:
+    """Console entry point."""
+    quiet_warnings()
+    run_command(TOOL, tyro.extras.subcommand_cli_from_dict({"fit": AudioFit}).main)
+
+
+if __name__ == "__main__":
+    entrypoint()
