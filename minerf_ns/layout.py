@@ -33,6 +33,9 @@ FPS_KEY = "fps"
 """Frame rate in the transforms files (written by minerf-track and minerf-synth; AD-NeRF's videos are 25 fps)."""
 DEFAULT_FPS = 25.0
 """Frame rate of a video whose transforms do not say (AD-NeRF's preprocessing resamples every video to 25 fps)."""
+AUDIO_MAPPING_FILE = "audio_to_expression.pt"
+"""The learned audio-to-expression mapping in a run folder (``minerf-audio fit`` writes it, ``minerf-render speak``
+uses it)."""
 TRACK_REPORT = "track_report.json"
 TRACK_OVERLAY = "track_overlay.mp4"
 GROUND_TRUTH_DIR = "_ground_truth"

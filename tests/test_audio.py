@@ -169,9 +169,21 @@ def test_speak_writes_an_mp4_with_sound(trained, tmp_path):
     capture = cv2.VideoCapture(str(out))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
     capture.release()
-    run("minerf-render", "transfer", "--load-config", str(trained / "config.yml"), "--identity", "ada",
-        "--expressions", str(expressions), "--max-frames", "2", "--output-path", str(tmp_path / "t.mp4"),
-        cwd=tmp_path)  # fmt: skip  (the saved sequence drives transfer too)
+    run(
+        "minerf-render",
+        "transfer",
+        "--load-config",
+        str(trained / "config.yml"),
+        "--identity",
+        "ada",
+        "--expressions",
+        str(expressions),
+        "--max-frames",
+        "2",
+        "--output-path",
+        str(tmp_path / "t.mp4"),
+        cwd=tmp_path,
+    )  # fmt: skip  (the saved sequence drives transfer too)
 
 
 def test_speak_bad_inputs_one_line_each(trained, tmp_path):
@@ -185,8 +197,12 @@ def test_speak_bad_inputs_one_line_each(trained, tmp_path):
         "does not exist": ["--audio", str(tmp_path / "missing.wav")],
         "cannot be decoded": ["--audio", str(tmp_path / "text.wav")],
         "is silent": ["--audio", str(tmp_path / "silent.wav")],
-        "maps audio to 79 expression values, the run uses 53": ["--audio", str(tmp_path / "voice.wav"), "--mapping",
-                                                                str(tmp_path / "adnerf79.pt")],  # fmt: skip
+        "maps audio to 79 expression values, the run uses 53": [
+            "--audio",
+            str(tmp_path / "voice.wav"),
+            "--mapping",
+            str(tmp_path / "adnerf79.pt"),
+        ],  # fmt: skip
         "no such mapping": ["--audio", str(tmp_path / "voice.wav"), "--mapping", "learned"],
         "unknown identity": ["--audio", str(tmp_path / "voice.wav"), "--identity", "zed"],
     }

@@ -97,6 +97,26 @@ class AudioToExpression(nn.Module):
         return module.eval()
 
 
+def load_mapping_file(path) -> AudioToExpression:
+    """The mapping ``minerf-audio fit`` saved at ``path``.
+
+    Raises:
+        ValueError: the file is missing, or not such a mapping (the message names the file and the fix).
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such mapping. Fix: fit one with minerf-audio fit --load-config RUN/config.yml, "
+                         "or pass --mapping prior")  # fmt: skip
+    try:
+        return AudioToExpression.from_file_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as err:  # a foreign or truncated file: torch raises many types
+        raise ValueError(
+            f"{path}: not a mapping minerf-audio fit wrote ({type(err).__name__}). Fix: fit it again"
+        ) from None
+
+
 @dataclass
 class Clip:
     """One identity's training material: per-frame features and the tracked expressions of the same frames."""

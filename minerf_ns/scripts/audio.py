@@ -14,14 +14,13 @@ import torch
 import tyro
 from rich.console import Console
 
-from minerf_ns.commands import check_output_file, fail, quiet_warnings, refuse_existing, run_command
+from minerf_ns.commands import check_output_file, fail, load_run, quiet_warnings, refuse_existing, run_command
+from minerf_ns.layout import AUDIO_MAPPING_FILE
 
 CONSOLE = Console()
 TOOL = "minerf-audio fit"
 MIN_SCORED_FRAMES = 8
 """Held-out runs shorter than this get no lip-sync score (a correlation over fewer frames says little)."""
-MAPPING_FILE = "audio_to_expression.pt"
-"""The learned mapping's file name in a run folder (``minerf-render speak`` looks for it there)."""
 
 
 @dataclass
@@ -52,7 +51,7 @@ class AudioFit:
             fail(TOOL, "give exactly one of --load-config RUN/config.yml or --data ROOT")
         if self.steps < 1:
             fail(TOOL, f"--steps {self.steps}: must be at least 1. Fix: pass a positive number (nothing written)")
-        output = self.output or (self.load_config.parent / MAPPING_FILE if self.load_config else None)
+        output = self.output or (self.load_config.parent / AUDIO_MAPPING_FILE if self.load_config else None)
         if output is None:
             fail(TOOL, "--data needs --output FILE.pt (where to save the mapping)")
         check_output_file(output, TOOL, (".pt",))
@@ -96,23 +95,8 @@ class AudioFit:
                 return read_dataset(self.data)
             except DatasetError as err:
                 fail(TOOL, str(err))
-        from minerf_ns.commands import load_run
-
         _, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
         return pipeline.datamanager.dataparser.videos
-
-
-def load_mapping(path: Path, tool: str):
-    """The mapping saved by ``minerf-audio fit``, or a one-line failure."""
-    from minerf_ns.audio.mapping import AudioToExpression
-
-    if not path.is_file():
-        fail(tool, f"{path}: no such mapping. Fix: fit one with minerf-audio fit --load-config RUN/config.yml, or "
-             "pass --mapping prior")  # fmt: skip
-    try:
-        return AudioToExpression.from_file_dict(torch.load(path, map_location="cpu", weights_only=True))
-    except Exception as err:  # a foreign or truncated file: torch raises many types
-        fail(tool, f"{path}: not a mapping minerf-audio fit wrote ({type(err).__name__}). Fix: fit it again")
 
 
 def entrypoint() -> None:

@@ -144,8 +144,9 @@ class RenderSpeak:
     def main(self) -> None:
         from minerf_ns.audio.basis import expression_names
         from minerf_ns.audio.driving import expressions_from_audio
+        from minerf_ns.audio.mapping import load_mapping_file
         from minerf_ns.audio.waveform import SAMPLE_RATE, AudioInputError, read_audio, write_wav
-        from minerf_ns.scripts.audio import MAPPING_FILE, load_mapping
+        from minerf_ns.layout import AUDIO_MAPPING_FILE
         from minerf_ns.transfer import transfer_poses
 
         if self.fps <= 0 or (self.max_seconds is not None and self.max_seconds <= 0):
@@ -164,10 +165,13 @@ class RenderSpeak:
             samples = samples[: int(self.max_seconds * SAMPLE_RATE)]
         mapping_path = None if self.mapping == "prior" else Path(self.mapping)
         if self.mapping in ("auto", "learned"):
-            mapping_path = self.load_config.parent / MAPPING_FILE
+            mapping_path = self.load_config.parent / AUDIO_MAPPING_FILE
             if self.mapping == "auto" and not mapping_path.is_file():
                 mapping_path = None
-        mapping = load_mapping(mapping_path, SPEAK) if mapping_path is not None else None
+        try:
+            mapping = load_mapping_file(mapping_path) if mapping_path is not None else None
+        except ValueError as err:
+            fail(SPEAK, str(err))
         _, pipeline, _ = load_run(self.load_config, SPEAK, test_mode="inference")
         model = pipeline.model
         try:
