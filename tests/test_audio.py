@@ -104,6 +104,9 @@ def test_learned_mapping_on_a_tiny_dataset():
         assert predicted.shape == (100, 3)
         assert correlation(predicted[:, 0], clip.expressions[:, 0]) > 0.8  # measured 0.93 / 0.92
         assert abs(predicted[:, 1].mean() - 0.5 * k) < 0.1  # each identity's style
+    wild = mapping.predict(held[0].features * 50.0, "ada")  # audio unlike any it was fitted on (another voice)
+    assert np.all(wild >= mapping.target_low.numpy()) and np.all(wild <= mapping.target_high.numpy())
+    assert mapping.target_high[1] == pytest.approx(0.5) and mapping.target_low[1] == 0.0  # the videos' range
     restored = AudioToExpression.from_file_dict(mapping.to_file_dict())
     np.testing.assert_allclose(restored.predict(held[0].features, "ada"), mapping.predict(held[0].features, "ada"))
 

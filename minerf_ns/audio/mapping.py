@@ -12,6 +12,9 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
+FEATURE_CLIP = 4.0
+"""Standardised features are clipped to +-this many spreads of the training audio."""
+
 
 @dataclass
 class MappingSettings:
@@ -59,6 +62,8 @@ class AudioToExpression(nn.Module):
         self.register_buffer("feature_std", torch.ones(num_features))
         self.register_buffer("target_mean", torch.zeros(expression_dim))
         self.register_buffer("target_std", torch.ones(expression_dim))
+        self.register_buffer("target_low", torch.full((expression_dim,), -torch.inf))
+        self.register_buffer("target_high", torch.full((expression_dim,), torch.inf))
 
     @property
     def expression_dim(self) -> int:
@@ -71,10 +76,14 @@ class AudioToExpression(nn.Module):
         return self.style.weight.mean(0)
 
     def forward(self, features: Float[Tensor, "B T f"], style: Float[Tensor, "B s"]) -> Float[Tensor, "B T d"]:
-        x = self.dropout((features - self.feature_mean) / self.feature_std).transpose(1, 2)
+        # audio unlike the training recordings (another voice, a synthetic one) must not drive the face off its range:
+        # features beyond 4 spreads are clipped, and expressions are kept within what the videos showed
+        x = self.dropout(((features - self.feature_mean) / self.feature_std).clamp(-FEATURE_CLIP, FEATURE_CLIP))
+        x = x.transpose(1, 2)
         hidden = torch.nn.functional.gelu(self.first(x) + self.style_in(style)[:, :, None])
         hidden = torch.nn.functional.gelu(self.second(hidden)) + hidden
-        return self.out(hidden).transpose(1, 2) * self.target_std + self.target_mean
+        out = self.out(hidden).transpose(1, 2) * self.target_std + self.target_mean
+        return out if self.training else torch.maximum(torch.minimum(out, self.target_high), self.target_low)
 
     @torch.no_grad()
     def predict(self, features: Float[np.ndarray, "T f"], identity: Optional[str]) -> Float[np.ndarray, "T d"]:
@@ -140,6 +149,8 @@ def fit_mapping(clips: Sequence[Clip], settings: MappingSettings, progress=None)
     module.feature_std.copy_(every_feature.std(0).clamp_min(1e-3))
     module.target_mean.copy_(every_target.mean(0))
     module.target_std.copy_(every_target.std(0).clamp_min(1e-3))
+    module.target_low.copy_(every_target.min(0).values)
+    module.target_high.copy_(every_target.max(0).values)
     weights = torch.tensor([float(len(f)) for f in features])
     optimizer = torch.optim.AdamW(module.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=settings.steps)
