@@ -3,7 +3,9 @@ tiny dataset, aud.wav in the dataset, minerf-audio fit, minerf-render speak's mp
 
 from __future__ import annotations
 
+import re
 import shutil
+import struct
 import wave
 from pathlib import Path
 
@@ -118,10 +120,13 @@ def test_read_audio_errors_and_exact_length(tmp_path):
     write_wav(tmp_path / "silent.wav", np.zeros(8000, np.float32))
     (tmp_path / "text.wav").write_text("not audio")
     (tmp_path / "empty.wav").write_bytes(b"")
+    one_hertz = bytearray((tmp_path / "tone.wav").read_bytes())
+    one_hertz[24:32] = struct.pack("<II", 1, 2)  # a broken header: 1 sample a second (8,000 s of audio)
+    (tmp_path / "1hz.wav").write_bytes(bytes(one_hertz))
     cases = {"missing.wav": "does not exist", "text.wav": "cannot be decoded", "silent.wav": "is silent",
-             "empty.wav": "is empty"}  # fmt: skip
+             "empty.wav": "is empty", "1hz.wav": "sample rate (1 Hz) cannot be converted to 16000 Hz"}  # fmt: skip
     for name, expected in cases.items():
-        with pytest.raises(AudioInputError, match=expected):
+        with pytest.raises(AudioInputError, match=re.escape(expected)):
             read_audio(tmp_path / name)
 
 
@@ -193,6 +198,9 @@ def test_speak_bad_inputs_one_line_each(trained, tmp_path):
     write_wav(tmp_path / "silent.wav", np.zeros(8000, np.float32))
     write_wav(tmp_path / "voice.wav", _toy_voice(np.linspace(0, 1, 10), 25.0, 0))
     (tmp_path / "text.wav").write_text("not audio")
+    one_hertz = bytearray((tmp_path / "voice.wav").read_bytes())
+    one_hertz[24:32] = struct.pack("<II", 1, 2)
+    (tmp_path / "1hz.wav").write_bytes(bytes(one_hertz))
     wrong = AudioToExpression(NUM_FEATURES, 79, ["ada"], MappingSettings())
     torch.save(wrong.to_file_dict(), tmp_path / "adnerf79.pt")
     config = str(trained / "config.yml")
@@ -200,6 +208,7 @@ def test_speak_bad_inputs_one_line_each(trained, tmp_path):
         "does not exist": ["--audio", str(tmp_path / "missing.wav")],
         "cannot be decoded": ["--audio", str(tmp_path / "text.wav")],
         "is silent": ["--audio", str(tmp_path / "silent.wav")],
+        "sample rate (1 Hz) cannot be converted": ["--audio", str(tmp_path / "1hz.wav")],
         "maps audio to 79 expression values, the run uses 53": [
             "--audio",
             str(tmp_path / "voice.wav"),

@@ -6,6 +6,7 @@ Errors are ``AudioInputError``: one line with the file and the fix.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import wave
 from pathlib import Path
@@ -16,6 +17,9 @@ from jaxtyping import Float
 
 SAMPLE_RATE = 16000
 """Every waveform of this package is at this rate, mono (what pocketsphinx's acoustic model and AD-NeRF expect)."""
+RATE_RANGE = (4000, 384000)
+"""Input sample rates (Hz) converted to ``SAMPLE_RATE``; outside this a header is broken (a 1 Hz wav would become hours
+of audio) or the recording cannot carry speech."""
 SILENCE_RMS = 1e-3
 """A file whose RMS (full scale 1) is below this has no speech to follow (-60 dBFS)."""
 
@@ -52,6 +56,11 @@ def read_audio(
                               "pass an audio file (wav, flac, mp3, ...)")  # fmt: skip
     if path.stat().st_size == 0:
         raise AudioInputError(path, "is empty (0 bytes)", "pass a complete audio file")
+    rate = _input_rate(path)
+    if rate is not None and not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+        raise AudioInputError(path, f"its sample rate ({rate} Hz) cannot be converted to {SAMPLE_RATE} Hz (accepted: "
+                              f"{RATE_RANGE[0]} to {RATE_RANGE[1]} Hz)", "re-export the audio at a standard rate such "
+                              "as 16000, 44100 or 48000 Hz")  # fmt: skip
     filters = "aresample=async=1:first_pts=0"  # leading silence where the sound starts late: sample 0 is time 0
     if duration_s is not None:
         filters += f",apad,atrim=end_sample={int(round(duration_s * SAMPLE_RATE))}"
@@ -72,6 +81,13 @@ def read_audio(
         raise AudioInputError(path, f"is silent (RMS below {SILENCE_RMS:g} of full scale over "
                               f"{len(samples) / SAMPLE_RATE:.2f} s)", "pass a recording with speech")  # fmt: skip
     return samples
+
+
+def _input_rate(path: Path) -> Optional[int]:
+    """The sample rate ffmpeg reports for the first audio stream (None when it reports none)."""
+    result = subprocess.run([_ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True)
+    match = re.search(r"Audio: [^\n]*?(\d+) Hz", result.stderr.decode(errors="replace"))
+    return int(match.group(1)) if match else None
 
 
 def has_audio_stream(path: Path) -> bool:
