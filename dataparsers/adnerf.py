@@ -174,6 +174,7 @@ def read_adnerf_video(folder: Path, decode_images: bool = False) -> VideoRecord:
         parsing_filenames=parsing if parsing_ok else None,
         face_rects=face_rects,
         frame_ids=np.asarray(img_ids, dtype=np.int64),
+        full_frames=image_folder.name == layout.ORIGINAL_IMAGES,
         fps=fps,
         audio=audio if audio.is_file() else None,
     )

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
-import cv2
 import numpy as np
 import torch
 from jaxtyping import Bool
 from PIL import Image
 from torch import Tensor
 
+from dataparsers.frame_background import compose_frame_background, head_mask
 from minerf_ns.catalogue import CATALOGUE
 from minerf_ns.conditioning import BACKGROUND, IDENTITY
-from minerf_ns.layout import PARSING_HEAD_BGR
 from nerfstudio.data.datasets.base_dataset import InputDataset
 
 HEAD_BOX_MARGIN = 0.08
@@ -49,7 +48,8 @@ class HeadDataset(InputDataset):
     """InputDataset whose items also carry the background (``BACKGROUND``, uint8 [H, W, 3]) and ``head_box`` (bool
     [H, W, 1]).
 
-    The background is the frame's video's (the catalogue's rule, at the loaded size). The head box comes from the
+    The background is the frame's own where its video uses per-frame backgrounds (``frame_background.py``), else its
+    video's static one (the catalogue's rule, at the loaded size). The head box comes from the
     frame's ``face_rect`` when the layout gives one, else from its parsing image (head pixels) or head mask, else it
     is the whole image.
     """
@@ -77,26 +77,20 @@ class HeadDataset(InputDataset):
         height, width = data["image"].shape[:2]
         identity = int(self.cameras.metadata[IDENTITY][idx, 0])
         background = self.metadata[CATALOGUE].background(identity, height, width)
-        return {BACKGROUND: background, "head_box": box_image(self.head_rect(idx, height, width), height, width)}
-
-    def head_rect(self, idx: int, height: int, width: int) -> Optional[tuple]:
-        """The head box ``[x, y, w, h]`` of image ``idx`` at the loaded resolution."""
-        scale = self.scale_factor
+        mask = self.head_mask(idx, height, width)
+        frame_backgrounds = self.metadata[CATALOGUE].frame_backgrounds
+        if mask is not None and frame_backgrounds is not None and frame_backgrounds.enabled[identity]:
+            frame = (data["image"][..., :3] * 255.0).round().clamp(0, 255).to(torch.uint8)
+            background = compose_frame_background(frame, mask, background)
         rect = self.metadata["face_rects"][idx]
         if rect is not None:
-            return tuple(v * scale for v in rect)
-        parsing = self.metadata["parsing_filenames"][idx]
-        mask_path = self.metadata["head_mask_filenames"][idx]
-        if parsing is not None:
-            seg = cv2.imread(str(parsing), cv2.IMREAD_COLOR)
-            mask = None if seg is None else np.all(seg == np.array(PARSING_HEAD_BGR, dtype=np.uint8), axis=-1)
-        elif mask_path is not None:
-            seg = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-            mask = None if seg is None else seg > 0
-        else:
-            return None
-        if mask is None:
-            return None
-        if mask.shape != (height, width):
-            mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
-        return box_from_mask(mask)
+            rect = tuple(v * self.scale_factor for v in rect)
+        elif mask is not None:
+            rect = box_from_mask(mask)
+        return {BACKGROUND: background, "head_box": box_image(rect, height, width)}
+
+    def head_mask(self, idx: int, height: int, width: int) -> Optional[np.ndarray]:
+        """Bool [H, W]: the head pixels of image ``idx`` at the loaded resolution (None without a parsing image or
+        head mask)."""
+        return head_mask(self.metadata["parsing_filenames"][idx], self.metadata["head_mask_filenames"][idx], height,
+                         width)  # fmt: skip

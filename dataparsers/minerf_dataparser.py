@@ -17,6 +17,7 @@ from PIL import Image
 
 from dataparsers.dataset_error import DatasetError
 from dataparsers.dataset_scan import read_dataset, video_folders
+from dataparsers.frame_background import BackgroundMode, FrameBackgrounds
 from dataparsers.video_record import VideoRecord, identity_name
 from minerf_ns.catalogue import CATALOGUE, VideoCatalogue
 from minerf_ns.conditioning import UNSEEN_FRAME, camera_metadata
@@ -43,6 +44,12 @@ class MiNerfDataParserConfig(DataParserConfig):
     """Half-size of the scene box around the head at the origin (scene units)."""
     default_background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     """Background colour of videos without a background image."""
+    background: BackgroundMode = "auto"
+    """Each ray's last sample: 'per-frame' = the frame itself outside its head mask (the paper's "original background
+    per frame": torso and neck never asked of the NeRF), static background behind the head; 'static' = the video's
+    static background (bc.jpg); 'auto' = per-frame for videos of whole frames with head masks (minerf-track's
+    ori_imgs/, the native layout), static for head_imgs/ and gt_imgs/ (already the head over the static background).
+    Renders of no recorded frame (novel views, orbits, the viewer) use the static background."""
     identities: tuple[str, ...] = ()
     """Use only these videos (identity names); empty: every video of the root. ns-train records the videos it trains
     on here, so videos added to the root later leave a trained run as it was."""
@@ -82,7 +89,7 @@ class MiNerfDataParser(DataParser):
             raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
         videos = self.videos
         catalogue = self.catalogue()
-        images, poses, intr, sizes, expr, ident, frame_idx = [], [], [], [], [], [], []
+        images, poses, intr, sizes, expr, ident, frame_idx, rows = [], [], [], [], [], [], [], []
         parsing, masks, rects = [], [], []
         for vid_index, video in enumerate(videos):
             train_ids = catalogue.train_frame_index[vid_index].numpy()
@@ -95,6 +102,7 @@ class MiNerfDataParser(DataParser):
                 expr.append(video.expressions[k])
                 ident.append(vid_index)
                 frame_idx.append(train_ids[k])
+                rows.append(k)
                 parsing.append(video.parsing_filenames[k] if video.parsing_filenames else None)
                 masks.append(video.mask_filenames[k] if video.mask_filenames else None)
                 rects.append(video.face_rects[k].tolist() if video.face_rects is not None else None)
@@ -111,7 +119,10 @@ class MiNerfDataParser(DataParser):
             height=size_t[:, 1:2],
             camera_type=CameraType.PERSPECTIVE,
             metadata=camera_metadata(
-                torch.tensor(np.stack(expr)), torch.tensor(ident), torch.tensor(np.asarray(frame_idx))
+                torch.tensor(np.stack(expr)),
+                torch.tensor(ident),
+                torch.tensor(np.asarray(frame_idx)),
+                torch.tensor(np.asarray(rows)),
             ),
         )
         radius = self.config.scene_box_radius
@@ -151,6 +162,8 @@ class MiNerfDataParser(DataParser):
                 near=float(max(distances.min() - self.config.near_margin, 1e-3)),
                 far=float(distances.max() + self.config.far_margin),
             )
+            catalogue = self._catalogue
+            catalogue.frame_backgrounds = FrameBackgrounds(videos, self.config.background, catalogue.background)
         return self._catalogue
 
     def _background(self, video: VideoRecord) -> torch.Tensor:

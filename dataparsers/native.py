@@ -111,4 +111,5 @@ def read_native_video(folder: Path, decode_images: bool = False) -> VideoRecord:
         background=background,
         mask_filenames=masks if all(m is not None for m in masks) else None,
         face_rects=parse_face_rects(rects, path),
+        full_frames=True,
     )

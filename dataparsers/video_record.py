@@ -45,6 +45,9 @@ class VideoRecord:
     """Int [N]: each row's frame number in the source video (rows skip untracked frames); None: 0..N-1."""
     fps: float = DEFAULT_FPS
     """The source video's frame rate (frame k is shown at k / fps)."""
+    full_frames: bool = False
+    """True when the images are whole frames (minerf-track's ori_imgs/, the native layout), False when they are the
+    head over the static background already (head_imgs/, gt_imgs/)."""
     audio: Optional[Path] = None
     """The video's sound (``aud.wav``: 16 kHz mono, sample 0 at frame 0) where the folder has one."""
 

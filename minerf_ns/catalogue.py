@@ -9,7 +9,7 @@ render's size by one rule (``resize_background``), in training, evaluation and n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 from jaxtyping import Float, Int, UInt8
 from torch import Tensor
 
-from minerf_ns.conditioning import UNSEEN_FRAME, Condition
+from minerf_ns.conditioning import NO_SOURCE_FRAME, UNSEEN_FRAME, Condition
 
 CATALOGUE = "catalogue"
 """Key of the catalogue in the dataparser's metadata (and so in the model's ``kwargs["metadata"]``)."""
@@ -66,6 +66,10 @@ class VideoCatalogue:
     """Near plane of every ray (scene units)."""
     far: float
     """Far plane of every ray: where the background sample sits."""
+    frame_backgrounds: Optional[Callable[[int, int, int, int], Optional[Tensor]]] = None
+    """``(video, row, height, width) -> uint8 [H, W, 3]`` or None: a recorded frame's own background (the frame outside
+    its head mask, the static background behind the head), for videos that use per-frame backgrounds; given by the
+    data side (the dataparser), which reads the files."""
     _resized: Dict[Tuple[int, int, int], Tensor] = field(default_factory=dict, repr=False)
 
     @property
@@ -101,17 +105,32 @@ class VideoCatalogue:
                 return video, int(hits[0, 0])
         raise IndexError(f"no train frame {k} (the dataset has {self.num_train_frames})")
 
-    def frame_condition(self, video: int, frame: int, identity: int | None = None) -> Condition:
+    def frame_condition(
+        self, video: int, frame: int, identity: int | None = None, frame_background: bool = True
+    ) -> Condition:
         """Identity ``identity`` (default: the video's own) making ``video``'s expression ``frame``. The latent is
-        that frame's own when it is the identity's own train frame; otherwise the unseen-frame policy's."""
+        that frame's own when it is the identity's own train frame; otherwise the unseen-frame policy's. The identity's
+        own frame also brings its own background (``frame_background``; the viewer, whose camera moves, keeps the
+        static one)."""
         identity = video if identity is None else identity
         frame = min(max(frame, 0), len(self.expressions[video]) - 1)
-        latent_frame = int(self.train_frame_index[video][frame]) if identity == video else UNSEEN_FRAME
-        return Condition(self.expressions[video][frame], identity, latent_frame)
+        own = identity == video
+        latent_frame = int(self.train_frame_index[video][frame]) if own else UNSEEN_FRAME
+        source = frame if own and frame_background else NO_SOURCE_FRAME
+        return Condition(self.expressions[video][frame], identity, latent_frame, source)
 
     def train_frame_condition(self, k: int) -> Condition:
         """The condition of train frame ``k``: its video's identity, expression and latent code."""
         return self.frame_condition(*self.train_frame_location(k))
+
+    def frame_background(self, video: int, row: int, height: int, width: int) -> UInt8[Tensor, "H W 3"]:
+        """The background of recorded frame ``row`` of ``video``: its own where the video uses per-frame backgrounds,
+        else (and for ``row < 0``: no recorded frame) the static one."""
+        if row >= 0 and self.frame_backgrounds is not None:
+            own = self.frame_backgrounds(video, row, height, width)
+            if own is not None:
+                return own
+        return self.background(video, height, width)
 
     def background(self, video: int, height: int, width: int) -> UInt8[Tensor, "H W 3"]:
         """The video's background at ``height`` x ``width`` (``resize_background``; resized copies are kept)."""

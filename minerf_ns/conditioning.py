@@ -2,9 +2,10 @@
 
 The contract (one owner): the dataparser writes, per camera, ``EXPRESSION`` (the frame's 3DMM expression e [d]),
 ``IDENTITY`` (the video index) and ``FRAME`` (the index of the train frame, ``UNSEEN_FRAME`` for frames not trained
-on); nerfstudio hands them to every ray in ``RayBundle.metadata``; the datamanager adds ``BACKGROUND`` (the ray's
-background colour). ``Condition`` writes one camera's metadata; ``Conditioning`` turns a batch of rays' metadata into
-the condition vector, computed once per ray and broadcast to its samples by the geometry.
+on) and ``SOURCE_FRAME`` (the frame's row in its video, for its background); nerfstudio hands them to every ray
+in ``RayBundle.metadata``; the datamanager adds ``BACKGROUND`` (the ray's background colour). ``Condition`` writes
+one camera's metadata; ``Conditioning`` turns a batch of rays' metadata into the condition vector, computed once per
+ray and broadcast to its samples by the geometry.
 
 The code book owns the learned codes: one identity code i per video and one latent code l per train frame, the
 policy for frames that were not trained on (their video's mean latent, or zero), the norms the loss regularises,
@@ -28,6 +29,10 @@ IDENTITY = "identity_idx"
 """Camera/ray metadata: the video (identity) index, long [.., 1]."""
 FRAME = "frame_idx"
 """Camera/ray metadata: the train-frame index whose latent code to use, long [.., 1]; ``UNSEEN_FRAME`` if none."""
+SOURCE_FRAME = "source_frame"
+"""Camera metadata: the row, within its video, of the frame a camera reproduces, long [.., 1]; ``NO_SOURCE_FRAME``
+for renders of no recorded frame (novel views, the viewer). It selects the frame's own background."""
+NO_SOURCE_FRAME = -1
 BACKGROUND = "bg"
 """Ray metadata (and dataset item): the ray's background colour, float [.., 3] in [0, 1] (uint8 in dataset items)."""
 CONDITION = "condition"
@@ -39,13 +44,18 @@ UnseenLatent = Literal["video-mean", "zero"]
 
 
 def camera_metadata(
-    expression: Float[Tensor, "N d"], identity: Int[Tensor, " N"], frame: Int[Tensor, " N"]
+    expression: Float[Tensor, "N d"],
+    identity: Int[Tensor, " N"],
+    frame: Int[Tensor, " N"],
+    source_frame: Optional[Int[Tensor, " N"]] = None,
 ) -> Dict[str, Tensor]:
     """The conditioning metadata of N cameras (float32 expressions, long [N, 1] indices), on the CPU."""
+    source = torch.full_like(identity, NO_SOURCE_FRAME) if source_frame is None else source_frame
     return {
         EXPRESSION: expression.reshape(len(identity), -1).float().cpu(),
         IDENTITY: identity.reshape(-1, 1).long().cpu(),
         FRAME: frame.reshape(-1, 1).long().cpu(),
+        SOURCE_FRAME: source.reshape(-1, 1).long().cpu(),
     }
 
 
@@ -57,6 +67,9 @@ class Condition:
     identity: int
     frame: int = UNSEEN_FRAME
     """Train-frame index of the latent code, or ``UNSEEN_FRAME`` (the code book's policy for unseen frames)."""
+    source_frame: int = NO_SOURCE_FRAME
+    """Row, in the identity's video, of the recorded frame whose background to show; ``NO_SOURCE_FRAME``: the
+    video's static background."""
 
     def camera_metadata(self) -> Dict[str, Tensor]:
         """Metadata for one camera that fixes this condition."""
@@ -69,6 +82,7 @@ class Condition:
             torch.stack([c.expression for c in conditions]),
             torch.tensor([c.identity for c in conditions]),
             torch.tensor([c.frame for c in conditions]),
+            torch.tensor([c.source_frame for c in conditions]),
         )
 
 

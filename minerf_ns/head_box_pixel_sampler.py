@@ -1,4 +1,5 @@
-"""A pixel sampler that puts a fixed fraction of the rays inside the head box (NeRFace/AD-NeRF: 95%)."""
+"""A pixel sampler that puts a fixed fraction of the rays inside the head box (NeRFace/AD-NeRF: 95%), from all the
+cached frames at once or, as the paper does, from one randomly chosen frame per step."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ class HeadBoxPixelSamplerConfig(PixelSamplerConfig):
     _target: Type = field(default_factory=lambda: HeadBoxPixelSampler)
     in_box_fraction: float = 0.95
     """Fraction of the rays drawn uniformly from head-box pixels; the rest are drawn from the whole image."""
+    one_frame_per_batch: bool = False
+    """Draw each step's rays from a single randomly chosen frame (the paper, appendix E: "2048 rays ... from a single
+    randomly-chosen video frame"); off: from every cached frame at once (nerfstudio's way). Measured in
+    BENCHMARKS.md ("One-frame batches")."""
 
 
 class HeadBoxPixelSampler(PixelSampler):
@@ -38,15 +43,25 @@ class HeadBoxPixelSampler(PixelSampler):
         assert self._box_pixels is not None
         return self._box_pixels
 
+    def _one_frame(self, box_pixels: torch.Tensor, num_images: int) -> tuple[torch.Tensor, int]:
+        """The head-box pixels of one frame drawn uniformly, and that frame (``box_pixels`` is sorted by frame)."""
+        frame = int(torch.randint(num_images, (1,)))
+        bounds = torch.searchsorted(box_pixels[:, 0].contiguous(), torch.tensor([frame, frame + 1]).to(box_pixels))
+        return box_pixels[int(bounds[0]) : int(bounds[1])], frame
+
     def collate_image_dataset_batch(self, batch: Dict, num_rays_per_batch: int, keep_full_image: bool = False):
         if "head_box" not in batch or "mask" in batch:
             return super().collate_image_dataset_batch(batch, num_rays_per_batch, keep_full_image)
         device = batch["image"].device
         num_images, height, width, _ = batch["image"].shape
         box_pixels = self._head_box_pixels(batch["head_box"])
+        if self.config.one_frame_per_batch:
+            box_pixels, frame = self._one_frame(box_pixels, num_images)
         num_in_box = int(round(self.config.in_box_fraction * num_rays_per_batch)) if len(box_pixels) else 0
         chosen = box_pixels[torch.randint(len(box_pixels), (num_in_box,), device=box_pixels.device)]
         anywhere = self.sample_method(num_rays_per_batch - num_in_box, num_images, height, width, device=device)
+        if self.config.one_frame_per_batch:
+            anywhere[:, 0] = frame
         indices = torch.cat([chosen.to(device).long(), anywhere.long()], dim=0)
         c, y, x = (i.flatten().cpu() for i in torch.split(indices, 1, dim=-1))
         collated = {key: value[c, y, x] for key, value in batch.items() if key != "image_idx" and value is not None}

@@ -25,6 +25,8 @@ from minerf_ns.conditioning import (
     CONDITION,
     EXPRESSION,
     IDENTITY,
+    NO_SOURCE_FRAME,
+    SOURCE_FRAME,
     CodeBook,
     Condition,
     Conditioning,
@@ -222,8 +224,11 @@ class MiNerfModel(Model):
         rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
         height, width = rays.origins.shape[:2]
         identity = int(camera.metadata[IDENTITY].reshape(-1)[0])
+        source = camera.metadata.get(SOURCE_FRAME)
+        row = int(source.reshape(-1)[0]) if source is not None else NO_SOURCE_FRAME
         assert rays.metadata is not None
-        rays.metadata[BACKGROUND] = self.catalogue.background(identity, height, width).to(self.device).float() / 255.0
+        background = self.catalogue.frame_background(identity, row, height, width)
+        rays.metadata[BACKGROUND] = background.to(self.device).float() / 255.0
         outputs = self.get_outputs_for_camera_ray_bundle(rays)
         if self.viewer_controls.active:
             self.viewer_controls.rendered()

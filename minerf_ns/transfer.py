@@ -3,14 +3,14 @@ pose or an orbit (paper sec. 4.3). Works on a loaded MiNerfModel and its video c
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Optional
+from typing import Callable, List, Literal, Optional, Sequence
 
 import numpy as np
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from minerf_ns.conditioning import Condition
+from minerf_ns.conditioning import NO_SOURCE_FRAME, Condition
 from minerf_ns.orbit import orbit_poses
 from minerf_ns.rendering import make_camera, render_rgb
 
@@ -40,21 +40,33 @@ def transfer_poses(
     raise ValueError(f"unknown pose mode {pose!r}")
 
 
+def transfer_source_frames(model, target: int, num_frames: int, pose: PoseMode) -> List[int]:
+    """Which recorded frame of the target each render shows the background of: under its own poses its own frames
+    (cycled, as the poses are), so A keeps its own torso and studio while its face makes B's expressions; under its
+    first pose fixed, its first frame; otherwise none (its static background)."""
+    if pose == "own":
+        return [k % len(model.catalogue.camera_to_worlds[target]) for k in range(num_frames)]
+    return [0 if pose == "fixed" else NO_SOURCE_FRAME] * num_frames
+
+
 def render_transfer(
     model,
     target: int,
     expressions: Float[Tensor, "T d"],
     poses: Float[Tensor, "T 3 4"],
     progress: Optional[Callable[[], None]] = None,
+    source_frames: Optional[Sequence[int]] = None,
 ) -> np.ndarray:
-    """uint8 [T, H, W, 3]: identity ``target`` making each expression under each pose, over its own background.
+    """uint8 [T, H, W, 3]: identity ``target`` making each expression under each pose, over its background (the
+    static one, or recorded frame ``source_frames[t]``'s own where its video has per-frame backgrounds).
 
     The latent code is the unseen-frame policy's (the target video's mean latent by default).
     """
     intrinsics = model.catalogue.intrinsics[target]
+    sources = [NO_SOURCE_FRAME] * len(expressions) if source_frames is None else list(source_frames)
     frames = []
-    for expression, pose in zip(expressions, poses):
-        camera = make_camera(pose, intrinsics, Condition(expression, target))
+    for expression, pose, source in zip(expressions, poses, sources):
+        camera = make_camera(pose, intrinsics, Condition(expression, target, source_frame=source))
         frames.append((render_rgb(model, camera).numpy() * 255.0 + 0.5).astype(np.uint8))
         if progress is not None:
             progress()

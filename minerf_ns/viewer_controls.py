@@ -117,7 +117,7 @@ class ViewerControls(nn.Module):
             self.show_train_frame(clicked_train_frame)
         identity = self.catalogue.identity_index(self.identity.value)
         source = self.catalogue.identity_index(self.expression_video.value)
-        return self.catalogue.frame_condition(source, int(self.frame.value), identity)
+        return self.catalogue.frame_condition(source, int(self.frame.value), identity, frame_background=False)
 
     def show_train_frame(self, k: int) -> None:
         """Set the controls to train frame ``k`` (identity, expression video, frame)."""

@@ -34,14 +34,16 @@ TOOL = "minerf-render transfer"
 SPEAK = "minerf-render speak"
 
 
-def _render_frames(model, target: int, expressions, poses, caption: str) -> np.ndarray:
-    """Render with a progress bar (the transfer path: identity ``target``, each expression under each pose)."""
-    from minerf_ns.transfer import render_transfer
+def _render_frames(model, target: int, expressions, poses, pose_mode: str, caption: str) -> np.ndarray:
+    """Render with a progress bar (the transfer path: identity ``target``, each expression under each pose, over the
+    backgrounds of its own frames where the poses are its own)."""
+    from minerf_ns.transfer import render_transfer, transfer_source_frames
 
+    sources = transfer_source_frames(model, target, len(expressions), pose_mode)
     with Progress(TextColumn(caption), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
                   TimeRemainingColumn(), console=CONSOLE) as progress:  # fmt: skip
         task = progress.add_task("render", total=len(expressions))
-        return render_transfer(model, target, expressions, poses, lambda: progress.advance(task))
+        return render_transfer(model, target, expressions, poses, lambda: progress.advance(task), sources)
 
 
 @dataclass
@@ -103,7 +105,7 @@ class RenderTransfer:
         except ValueError as err:
             fail(TOOL, str(err))
         caption = f"{self.identity} <- {self.expressions_from or self.expressions.name}"
-        frames = _render_frames(model, target, expressions, poses, caption)
+        frames = _render_frames(model, target, expressions, poses, self.pose, caption)
         if self.output_format in ("video", "both"):
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
             write_video(self.output_path, frames, fps=self.fps)
@@ -197,7 +199,7 @@ class RenderSpeak:
             CONSOLE.print(f"wrote {self.expressions_out} {list(driving.shape)}")
         expressions = torch.from_numpy(driving).float()
         poses = transfer_poses(model, target, len(expressions), self.pose)
-        frames = _render_frames(model, target, expressions, poses, f"{self.identity} says {self.audio.name}")
+        frames = _render_frames(model, target, expressions, poses, self.pose, f"{self.identity} says {self.audio.name}")
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
         sound = self.output_path.with_name(f".{self.output_path.stem}.sound.wav")
         try:
