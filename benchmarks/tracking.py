@@ -15,13 +15,21 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from minerf_ns.tracking.photometric_refinement import PhotometricSettings
-from minerf_ns.tracking.track_accuracy import tracking_errors
+from minerf_ns.tracking.track_accuracy import head_mask_iou, tracking_errors
 from minerf_ns.tracking.tracker import TrackSettings, track_video
 from minerf_ns.tracking.video_source import open_source
+
+
+def mask_iou(tracked: Path, truth: Path, frame_ids) -> float:
+    """Mean head-mask IoU of the tracker's parsing images against minerf-synth's exact ones."""
+    name = "parsing/{}.png".format
+    ious = [head_mask_iou(cv2.imread(str(tracked / name(k))), cv2.imread(str(truth / name(k)))) for k in frame_ids]
+    return float(np.mean(ious))
 
 
 def track(path: Path, out: Path, name: str, photometric: bool) -> tuple[dict, dict]:
@@ -45,12 +53,13 @@ def main() -> None:
         print(f"synthetic {args.synthetic}: {meta['settings']}")
         header = ("identity", "rot deg", "rot max", "rot -offset", "rot landmark part", "face tilt beyond",
                   "trans mm", "expr MAE", "jawOpen MAE", "jaw corr",
-                  "reproj px", "focal/true", "frames/s")  # fmt: skip
+                  "reproj px", "focal/true", "head mask IoU", "frames/s")  # fmt: skip
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
         for entry in meta["identities"]:
             report, params = track(args.synthetic / entry["name"] / "head_imgs", out, entry["name"], args.photometric)
             err = tracking_errors(params, entry)
+            err["head_mask_iou"] = mask_iou(out / entry["name"], args.synthetic / entry["name"], params["frame_ids"])
             true_focal = meta["intrinsics"]["fx"]
             rows.append(err)
             print(f"| {entry['name']} | {err['rotation_deg_mean']:.2f} | {err['rotation_deg_max']:.2f} | "
@@ -58,13 +67,14 @@ def main() -> None:
                   f"{err['face_tilt_beyond_landmarks_deg']:.2f} | {err['translation_mm_mean']:.1f} | "
                   f"{err['expression_mae']:.3f} | {err['jaw_open_mae']:.3f} | {err['jaw_open_correlation']:.2f} | "
                   f"{report['reprojection_error_px']['mean']:.2f} | {report['focal_px'] / true_focal:.2f} | "
-                  f"{report['frames_per_second']:.1f} |")  # fmt: skip
+                  f"{err['head_mask_iou']:.3f} | {report['frames_per_second']:.1f} |")  # fmt: skip
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         offset_removed = mean["rotation_offset_removed_deg_mean"]
         print(f"mean: rotation {mean['rotation_deg_mean']:.2f} deg (offset removed {offset_removed:.2f}, landmark part "
               f"{mean['rotation_landmark_region_deg_mean']:.2f}, face tilt beyond the landmarks "
               f"{mean['face_tilt_beyond_landmarks_deg']:.2f}),"
-              f" jawOpen MAE {mean['jaw_open_mae']:.3f}, expression MAE {mean['expression_mae']:.3f}")  # fmt: skip
+              f" jawOpen MAE {mean['jaw_open_mae']:.3f}, expression MAE {mean['expression_mae']:.3f}, head mask IoU "
+              f"{mean['head_mask_iou']:.3f}")  # fmt: skip
     for clip in args.real:
         report, _ = track(clip, out, clip.stem, args.photometric)
         err = report["reprojection_error_px"]

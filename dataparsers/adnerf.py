@@ -2,7 +2,8 @@
 
 A video folder holds ``transforms_train.json`` and ``transforms_val.json`` (``focal_len`` or ``fl_x``/``fl_y``,
 ``cx``, ``cy``, ``frames[].img_id``, ``frames[].transform_matrix``, optional ``frames[].face_rect``),
-``track_params.pt`` with ``exp [N, d]``, images ``head_imgs/<img_id>.jpg`` (else ``gt_imgs/``, else ``ori_imgs/``),
+``track_params.pt`` with ``exp [N, d]``, images ``ori_imgs/<img_id>.jpg`` where ``parsing/`` exists too (whole frames
+with head masks: each frame's own background), else ``head_imgs/`` (else ``gt_imgs/``, else ``ori_imgs/``),
 optional ``parsing/<img_id>.png`` (BGR, head = (255, 0, 0)), ``bc.jpg``, ``aud.wav`` (the sound, frame ``img_id`` at
 ``img_id / fps`` seconds) and ``fps`` in the transforms (25 when absent).
 
@@ -135,6 +136,8 @@ def read_adnerf_video(folder: Path, decode_images: bool = False) -> VideoRecord:
     expressions = check_expressions(exp[rows], exp_path, img_ids)
 
     image_folder = next((folder / n for n in layout.IMAGE_FOLDERS if (folder / n).is_dir()), None)
+    if (folder / layout.ORIGINAL_IMAGES).is_dir() and (folder / layout.PARSING_FOLDER).is_dir():
+        image_folder = folder / layout.ORIGINAL_IMAGES  # whole frames + head masks: each frame's own background
     if image_folder is None:
         raise DatasetError(folder, "has no head_imgs/, gt_imgs/ or ori_imgs/ folder", "add the frames as <img_id>.jpg")
     frames = ImageFolder(image_folder)

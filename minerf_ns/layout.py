@@ -6,7 +6,8 @@ Read by the dataparser (``dataparsers/adnerf.py``, ``dataparsers/head_dataset.py
 
     transforms_train.json, transforms_val.json   intrinsics and frames[].img_id / transform_matrix (/ face_rect)
     track_params.pt                              exp [N, d] (+ euler, trans, focal, id, frame_ids)
-    head_imgs/ | gt_imgs/ | ori_imgs/<id>.jpg    frames (the reader takes the first folder that exists)
+    head_imgs/ | gt_imgs/ | ori_imgs/<id>.jpg    frames (the reader takes ori_imgs/ where parsing/ exists too, for
+                                                 each frame's own background; else the first folder that exists)
     parsing/<id>.png                             BGR parsing: head, neck, torso, background colours below
     bc.jpg                                       the static background
     aud.wav                                      the video's sound, 16 kHz mono, sample 0 at frame 0 (optional)

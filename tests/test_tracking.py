@@ -189,6 +189,10 @@ def test_track_writes_a_dataset_mi_nerf_reads(tracked, synthetic_clip):
     assert sorted(int(p.stem) for p in (folder / "parsing").glob("*.png")) == kept
     assert (folder / "track_overlay.mp4").read_bytes()[4:8] == b"ftyp"
     assert report["audio"] is None and not (folder / "aud.wav").exists()  # the clip has no sound track
+    assert sorted(int(p.stem) for p in (folder / "head_imgs").glob("*.jpg")) == kept  # AD-NeRF's head over bc.jpg
+    head_img = cv2.imread(str(folder / "head_imgs" / "0.jpg")).astype(np.float32)
+    head = np.all(cv2.imread(str(folder / "parsing" / "0.png")) == (255, 0, 0), axis=-1)
+    assert np.abs(head_img[~head] - cv2.imread(str(folder / "bc.jpg")).astype(np.float32)[~head]).mean() < 3.0
 
     video = read_adnerf_video(folder)  # the dataparser's own reader: rows follow frame_ids, not frame numbers
     assert [int(p.stem) for p in video.image_filenames] == kept
@@ -196,6 +200,7 @@ def test_track_writes_a_dataset_mi_nerf_reads(tracked, synthetic_clip):
     assert video.held_out.sum() == 3 and video.held_out[-3:].all()
     assert video.intrinsics.fx == pytest.approx(float(params["focal"][0]))
     assert video.fps == 25.0 and video.audio is None and video.frame_numbers().tolist() == kept
+    assert video.full_frames and video.image_filenames[0].parent.name == "ori_imgs"  # for each frame's own background
 
     errors = tracking_errors({k: v.numpy() for k, v in params.items()}, truth)
     assert errors["rotation_offset_removed_deg_mean"] < 2.0  # measured 0.94

@@ -3,7 +3,7 @@
 Colours are BGR as OpenCV writes them (AD-NeRF's ``parsing/*.png``): head (255, 0, 0), neck (0, 255, 0), torso
 (0, 0, 255), background white. The ICT head has a skull but no hair volume, so the head region is the convex hull
 of the projected head grown by ``HAIR_GROWTH`` of the face size and swept up by ``HAIR_LIFT``; below the neck is
-torso.
+torso. Once the static background is known, ``refine_head`` takes the wall out of the hair margin.
 """
 
 from __future__ import annotations
@@ -88,3 +88,34 @@ def head_masks(
         torso[rows.max() :] = True
     torso &= ~(head | neck)
     return HeadMasks(head=head, neck=neck, torso=torso)
+
+
+BACKGROUND_DIFFERENCE = 40
+"""Sum over RGB of |frame - static background| above which a pixel of the hair margin is head (JPEG noise: < 15)."""
+
+
+def refine_head(
+    masks: HeadMasks,
+    uv: Float[np.ndarray, "V 2"],
+    is_neck: Bool[np.ndarray, " V"],
+    frame: np.ndarray,
+    background: np.ndarray,
+) -> HeadMasks:
+    """The head without the static background the hair margin also covers: the projected head itself stays head, the
+    rest of the margin only where the frame differs from the static background (hair, not wall). What is taken off
+    the head is background."""
+    height, width = masks.head.shape
+    core = fill_polygon(grown_hull(uv[~is_neck], 0.0), height, width)
+    differs = np.abs(frame.astype(np.int16) - background.astype(np.int16)).sum(-1) > BACKGROUND_DIFFERENCE
+    differs = cv2.morphologyEx(differs.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    head = masks.head & (differs | core)
+    head = cv2.morphologyEx(head.view(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)).astype(bool) & masks.head
+    head = _fill_holes(head)  # hair like the wall inside the head is still head
+    return HeadMasks(head=head, neck=masks.neck & ~head, torso=masks.torso & ~head)
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """The mask with every region it encloses (not reachable from the image border) filled."""
+    outside = np.pad(~mask, 1, constant_values=True).astype(np.uint8)
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return outside[1:-1, 1:-1] != 2

@@ -59,3 +59,13 @@ def tracking_errors(params: dict, truth: dict) -> dict:
         "jaw_open_mae": float(np.abs(exp[:, jaw] - true_exp[:, jaw]).mean()),
         "jaw_open_correlation": float(np.corrcoef(exp[:, jaw], true_exp[:, jaw])[0, 1]),
     }
+
+
+def head_mask_iou(tracked_parsing: np.ndarray, true_parsing: np.ndarray) -> float:
+    """Intersection over union of the head pixels (BGR ``PARSING_HEAD_BGR``) of two parsing images."""
+    from minerf_ns.layout import PARSING_HEAD_BGR
+
+    head = np.array(PARSING_HEAD_BGR, dtype=np.uint8)
+    mine, theirs = np.all(tracked_parsing == head, axis=-1), np.all(true_parsing == head, axis=-1)
+    union = np.logical_or(mine, theirs).sum()
+    return float(np.logical_and(mine, theirs).sum() / union) if union else 1.0

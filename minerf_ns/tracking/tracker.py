@@ -3,7 +3,8 @@
 Written under ``OUT/<name>/``::
 
     ori_imgs/<k>.jpg           every frame k of the input (after the optional square resize)
-    parsing/<k>.png            BGR parsing of every tracked frame (head, neck, torso, background)
+    parsing/<k>.png            BGR parsing of every tracked frame (head with hair, neck, torso, background)
+    head_imgs/<k>.jpg          every tracked frame's head over the static background (AD-NeRF's head_imgs)
     bc.jpg                     the static background (median of uncovered pixels, holes inpainted)
     track_params.pt            exp [N, 53], euler [N, 3], trans [N, 3] (decimetres), focal [1], id [1, K],
                                frame_ids [N]: row r belongs to frame frame_ids[r] (skipped frames have no row)
@@ -38,7 +39,7 @@ from minerf_ns.tracking.face_fitting import FaceFit, FitSettings, face_size_px, 
 from minerf_ns.tracking.face_landmarker import FaceLandmarker
 from minerf_ns.tracking.face_orientation import rigid_free_identity
 from minerf_ns.tracking.fitted_head import FittedHead
-from minerf_ns.tracking.head_mask import head_masks
+from minerf_ns.tracking.head_mask import head_masks, refine_head
 from minerf_ns.tracking.landmark_map import load_landmark_map
 from minerf_ns.tracking.overlay import overlay_frame
 from minerf_ns.tracking.photometric_refinement import PhotometricSettings, refine_photometric, working_frame
@@ -208,6 +209,22 @@ def track_video(
     background, seen = median_background(frames, foregrounds)
     _write_jpeg(folder / layout.BACKGROUND_FILE, background)
     timings["background_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    (folder / layout.HEAD_IMAGES).mkdir()
+    for row, k in enumerate(tracked):
+        # with the static background known, the hair margin loses the wall it covered; then AD-NeRF's head_imgs/
+        # (the head over the static background) for AD-NeRF-family tools
+        uv = geometry.project(row)
+        frame = _read_rgb(folder / layout.ORIGINAL_IMAGES / layout.frame_image(k))
+        masks = refine_head(head_masks(uv, geometry.is_neck, face_px, height, width), uv, geometry.is_neck, frame,
+                            background)  # fmt: skip
+        if not cv2.imwrite(str(folder / layout.PARSING_FOLDER / layout.parsing_image(k)), masks.parsing_bgr()):
+            raise TrackInputError(folder / layout.PARSING_FOLDER, "could not be written", "check the output folder")
+        _write_jpeg(folder / layout.HEAD_IMAGES / layout.frame_image(k),
+                    np.where(masks.head[..., None], frame, background))  # fmt: skip
+        progress("head masks and head images", row + 1, len(tracked))
+    timings["head_images_s"] = time.perf_counter() - t0
 
     frame_ids = torch.tensor(tracked, dtype=torch.long)
     torch.save(
