@@ -15,16 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from transfer_table import GROUPS
+from transfer_table import BIN, GROUPS, checked
 
 from minerf_ns.config import METHODS
-
-BIN = Path(sys.executable).parent
 
 
 def variants(method: str) -> dict:
@@ -43,12 +39,6 @@ def variants(method: str) -> dict:
     }
 
 
-def run(command: list) -> None:
-    proc = subprocess.run(command, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(command[:2])} failed:\n{proc.stderr[-3000:]}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
@@ -65,13 +55,13 @@ def main() -> None:
         for seed in args.seeds:
             root = args.out / f"{len(results)}-{seed}"
             start = time.perf_counter()
-            run([str(BIN / "ns-train"), args.method, "--data", str(args.data), "--output-dir", str(root),
+            checked([str(BIN / "ns-train"), args.method, "--data", str(args.data), "--output-dir", str(root),
                  "--max-num-iterations", str(args.iterations), "--machine.seed", str(seed), "--vis", "tensorboard",
                  "--logging.local-writer.enable", "False", "--machine.device-type", "cpu", *schedules,
                  *extra])  # fmt: skip
             seconds = time.perf_counter() - start
             config = sorted(root.rglob("config.yml"))[-1]
-            run([str(BIN / "minerf-eval"), "heldout", "--load-config", str(config), "--output-dir",
+            checked([str(BIN / "minerf-eval"), "heldout", "--load-config", str(config), "--output-dir",
                  str(root / "heldout")])  # fmt: skip
             mean = json.loads((root / "heldout" / "heldout.json").read_text())["mean"]
             results.setdefault(name, []).append((seconds, mean))
