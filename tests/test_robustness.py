@@ -172,22 +172,22 @@ def test_ctrl_c_in_ns_train_saves_a_checkpoint_and_says_how_to_resume(train_data
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.Popen([str(BIN / "ns-train"), "mi-nerf-fast", "--data", str(train_dataset), "--output-dir",
                              str(out), "--vis", "tensorboard", "--max-num-iterations", "100000", "--steps-per-save",
-                             "100000", *CPU], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                             "30", *CPU], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
-    deadline = time.time() + 120
-    while not list(out.rglob("events.out.tfevents*")) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-    time.sleep(4.0)  # training is under way
+    deadline = time.time() + 180
+    while not list(out.rglob("step-*.ckpt")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)  # training is under way once the first periodic checkpoint (step 30) is there
+    time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr
     last = [line for line in stderr.splitlines() if line.strip()][-1]
     assert "interrupted (Ctrl-C) at step" in last and "--load-dir" in last
-    checkpoints = list(out.rglob("step-*.ckpt"))
+    checkpoints = list(out.rglob("step-*.ckpt"))  # nerfstudio keeps the latest only: the one Ctrl-C wrote
     assert len(checkpoints) == 1 and not list(out.rglob(".checkpoint-saving"))
     step = torch.load(checkpoints[0], weights_only=True)["step"]
-    assert step > 0 and f"at step {step};" in last
+    assert step > 30 and f"at step {step};" in last
 
 
 def test_ctrl_c_while_tracking_leaves_no_partial_folder(tmp_path, monkeypatch):
