@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, List, Optional, Type
@@ -74,11 +76,25 @@ class MiNerfTrainer(Trainer):
     def train_iteration(self, step: int) -> TRAIN_INTERATION_OUTPUT:
         loss, loss_dict, metrics_dict = super().train_iteration(step)
         metrics_dict["skipped_steps"] = torch.tensor(float(self.skipped_steps))
+        if getattr(self, "_interrupt_requested", False):
+            raise KeyboardInterrupt  # here, between iterations: no library lock is held
         return loss, loss_dict, metrics_dict
 
     def train(self) -> None:
         """nerfstudio's training loop; Ctrl-C saves a checkpoint of the current step and stops with one line (exit
-        status 130) instead of nerfstudio's traceback and exit status 0."""
+        status 130) instead of nerfstudio's traceback and exit status 0.
+
+        Ctrl-C is taken at the end of the running iteration: an exception raised at an arbitrary point (inside the
+        TensorBoard writer's or a data loader's lock) could deadlock the exit. A second Ctrl-C stops at once."""
+        self._interrupt_requested = False
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+
+            def request_stop(signum, frame) -> None:
+                self._interrupt_requested = True
+                signal.signal(signal.SIGINT, signal.default_int_handler)  # the second Ctrl-C raises at once
+
+            previous = signal.signal(signal.SIGINT, request_stop)
         try:
             super().train()
         except KeyboardInterrupt:
@@ -87,6 +103,9 @@ class MiNerfTrainer(Trainer):
             print(f"{tool}: interrupted (Ctrl-C) at step {self.step}; checkpoint saved in {self.checkpoint_dir}. "
                   f"Resume: the same command with --load-dir {self.checkpoint_dir}", file=sys.stderr)  # fmt: skip
             raise SystemExit(INTERRUPTED) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
 
     @check_main_thread  # as nerfstudio's: only the first process of a multi-process run writes
     def save_checkpoint(self, step: int) -> None:
