@@ -77,12 +77,14 @@ class HeadDataset(InputDataset):
         height, width = data["image"].shape[:2]
         identity = int(self.cameras.metadata[IDENTITY][idx, 0])
         background = self.metadata[CATALOGUE].background(identity, height, width)
-        mask = self.head_mask(idx, height, width)
         frame_backgrounds = self.metadata[CATALOGUE].frame_backgrounds
-        if mask is not None and frame_backgrounds is not None and frame_backgrounds.enabled[identity]:
+        own_background = frame_backgrounds is not None and frame_backgrounds.enabled[identity]
+        rect = self.metadata["face_rects"][idx]
+        # the head mask is read only where it is used: a layout's face_rect gives the box without it
+        mask = self.head_mask(idx, height, width) if own_background or rect is None else None
+        if own_background and mask is not None:
             frame = (data["image"][..., :3] * 255.0).round().clamp(0, 255).to(torch.uint8)
             background = compose_frame_background(frame, mask, background)
-        rect = self.metadata["face_rects"][idx]
         if rect is not None:
             rect = tuple(v * self.scale_factor for v in rect)
         elif mask is not None:

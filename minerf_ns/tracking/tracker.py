@@ -181,12 +181,10 @@ def track_video(
     frames, foregrounds = [], []  # only the background's sampled frames stay in memory
 
     def masks_and_overlays():
-        """Write each frame's parsing and keep the background's samples; yield overlay frames (with --overlay)."""
+        """Keep the background's samples (frames and their foreground masks); yield overlay frames (with --overlay)."""
         for row, k in enumerate(tracked):
             uv = geometry.project(row)
-            masks = head_masks(uv, geometry.is_neck, face_px, height, width)
-            if not cv2.imwrite(str(folder / layout.PARSING_FOLDER / layout.parsing_image(k)), masks.parsing_bgr()):
-                raise TrackInputError(folder / layout.PARSING_FOLDER, "could not be written", "check the output folder")
+            masks = head_masks(uv, geometry.is_neck, face_px, height, width)  # parsing/ is written once refined
             frame_path = folder / layout.ORIGINAL_IMAGES / layout.frame_image(k)
             rgb = _read_rgb(frame_path) if settings.overlay or row in samples else None
             if row in samples:
