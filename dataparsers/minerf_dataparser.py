@@ -20,7 +20,7 @@ from dataparsers.dataset_scan import read_dataset, video_folders
 from dataparsers.frame_background import BackgroundMode, FrameBackgrounds
 from dataparsers.video_record import VideoRecord, identity_name
 from minerf_ns.catalogue import CATALOGUE, VideoCatalogue
-from minerf_ns.conditioning import UNSEEN_FRAME, camera_metadata
+from minerf_ns.conditioning import UNSEEN_FRAME, Condition
 from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.data.dataparsers.base_dataparser import DataParser, DataParserConfig, DataparserOutputs
 from nerfstudio.data.scene_box import SceneBox
@@ -89,20 +89,16 @@ class MiNerfDataParser(DataParser):
             raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
         videos = self.videos
         catalogue = self.catalogue()
-        images, poses, intr, sizes, expr, ident, frame_idx, rows = [], [], [], [], [], [], [], []
+        images, poses, intr, sizes, conditions = [], [], [], [], []
         parsing, masks, rects = [], [], []
         for vid_index, video in enumerate(videos):
-            train_ids = catalogue.train_frame_index[vid_index].numpy()
             for k in np.nonzero(~video.held_out if split == "train" else video.held_out)[0]:
                 images.append(video.image_filenames[k])
                 poses.append(video.camera_to_worlds[k, :3, :4])
                 camera = video.intrinsics
                 intr.append([camera.fx, camera.fy, camera.cx, camera.cy])
                 sizes.append([camera.width, camera.height])
-                expr.append(video.expressions[k])
-                ident.append(vid_index)
-                frame_idx.append(train_ids[k])
-                rows.append(k)
+                conditions.append(catalogue.frame_condition(vid_index, int(k)))
                 parsing.append(video.parsing_filenames[k] if video.parsing_filenames else None)
                 masks.append(video.mask_filenames[k] if video.mask_filenames else None)
                 rects.append(video.face_rects[k].tolist() if video.face_rects is not None else None)
@@ -118,12 +114,7 @@ class MiNerfDataParser(DataParser):
             width=size_t[:, 0:1],
             height=size_t[:, 1:2],
             camera_type=CameraType.PERSPECTIVE,
-            metadata=camera_metadata(
-                torch.tensor(np.stack(expr)),
-                torch.tensor(ident),
-                torch.tensor(np.asarray(frame_idx)),
-                torch.tensor(np.asarray(rows)),
-            ),
+            metadata=Condition.batch_metadata(conditions),
         )
         radius = self.config.scene_box_radius
         metadata = {

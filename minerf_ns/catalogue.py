@@ -18,6 +18,7 @@ from jaxtyping import Float, Int, UInt8
 from torch import Tensor
 
 from minerf_ns.conditioning import NO_SOURCE_FRAME, UNSEEN_FRAME, Condition
+from minerf_ns.smoothing import window_rows
 
 CATALOGUE = "catalogue"
 """Key of the catalogue in the dataparser's metadata (and so in the model's ``kwargs["metadata"]``)."""
@@ -111,13 +112,21 @@ class VideoCatalogue:
         """Identity ``identity`` (default: the video's own) making ``video``'s expression ``frame``. The latent is
         that frame's own when it is the identity's own train frame; otherwise the unseen-frame policy's. The identity's
         own frame also brings its own background (``frame_background``; the viewer, whose camera moves, keeps the
-        static one)."""
+        static one). The window of neighbours (temporal smoothing) is the frame's in ``video``'s sequence."""
         identity = video if identity is None else identity
         frame = min(max(frame, 0), len(self.expressions[video]) - 1)
         own = identity == video
-        latent_frame = int(self.train_frame_index[video][frame]) if own else UNSEEN_FRAME
+        frames = self.train_frame_index[video] if own else torch.full_like(self.train_frame_index[video], UNSEEN_FRAME)
         source = frame if own and frame_background else NO_SOURCE_FRAME
-        return Condition(self.expressions[video][frame], identity, latent_frame, source)
+        rows = window_rows(torch.tensor([frame]), len(frames))[0]
+        return Condition(
+            self.expressions[video][frame],
+            identity,
+            int(frames[frame]),
+            source,
+            expression_window=self.expressions[video][rows],
+            frame_window=frames[rows],
+        )
 
     def train_frame_condition(self, k: int) -> Condition:
         """The condition of train frame ``k``: its video's identity, expression and latent code."""

@@ -2,10 +2,12 @@
 
 The contract (one owner): the dataparser writes, per camera, ``EXPRESSION`` (the frame's 3DMM expression e [d]),
 ``IDENTITY`` (the video index) and ``FRAME`` (the index of the train frame, ``UNSEEN_FRAME`` for frames not trained
-on) and ``SOURCE_FRAME`` (the frame's row in its video, for its background); nerfstudio hands them to every ray
-in ``RayBundle.metadata``; the datamanager adds ``BACKGROUND`` (the ray's background colour). ``Condition`` writes
-one camera's metadata; ``Conditioning`` turns a batch of rays' metadata into the condition vector, computed once per
-ray and broadcast to its samples by the geometry.
+on), ``SOURCE_FRAME`` (the frame's row in its video, for its background), and ``EXPRESSION_WINDOW`` /
+``FRAME_WINDOW`` (the expressions and train-frame indices of the frame's neighbours in its sequence, for the temporal
+smoothing; a frame of no sequence repeats itself); nerfstudio hands them to every ray in ``RayBundle.metadata``;
+the datamanager adds ``BACKGROUND`` (the ray's background colour). ``Condition`` writes one camera's metadata;
+``Conditioning`` turns a batch of rays' metadata into the condition vector, computed once per ray (once per image for
+whole-image renders) and broadcast to its samples by the geometry.
 
 The code book owns the learned codes: one identity code i per video and one latent code l per train frame, the
 policy for frames that were not trained on (their video's mean latent, or zero), the norms the loss regularises,
@@ -22,6 +24,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from minerf_ns.interaction import make_interaction
+from minerf_ns.smoothing import WINDOW, TemporalAttention, window_rows
 
 EXPRESSION = "expression"
 """Camera/ray metadata: the frame's expression e, float32 [.., d]."""
@@ -33,6 +36,11 @@ SOURCE_FRAME = "source_frame"
 """Camera metadata: the row, within its video, of the frame a camera reproduces, long [.., 1]; ``NO_SOURCE_FRAME``
 for renders of no recorded frame (novel views, the viewer). It selects the frame's own background."""
 NO_SOURCE_FRAME = -1
+EXPRESSION_WINDOW = "expression_window"
+"""Camera/ray metadata: the expressions of the frame's window of neighbours (``minerf_ns.smoothing.window_rows``),
+float32 [.., W * d], flattened because nerfstudio gathers metadata per ray as [.., k]."""
+FRAME_WINDOW = "frame_window"
+"""Camera/ray metadata: the train-frame index of each frame of the window (latent codes), long [.., W]."""
 BACKGROUND = "bg"
 """Ray metadata (and dataset item): the ray's background colour, float [.., 3] in [0, 1] (uint8 in dataset items)."""
 CONDITION = "condition"
@@ -40,7 +48,20 @@ CONDITION = "condition"
 UNSEEN_FRAME = -1
 """``FRAME`` value of frames that were not trained on (val/test, novel renders, the viewer)."""
 
+CAMERA_CONDITION_KEYS = (EXPRESSION, IDENTITY, FRAME, EXPRESSION_WINDOW, FRAME_WINDOW)
+"""What the condition is computed from (a whole image's once, not per pixel)."""
+
 UnseenLatent = Literal["video-mean", "zero"]
+
+
+def sequence_windows(
+    expressions: Float[Tensor, "T d"], frames: Optional[Int[Tensor, " T"]] = None
+) -> tuple[Float[Tensor, "T W d"], Int[Tensor, "T W"]]:
+    """Every frame's window of neighbours in a sequence: their expressions and train-frame indices (``frames``;
+    default: none trained on, as for a driving sequence)."""
+    rows = window_rows(torch.arange(len(expressions)), len(expressions))
+    frames = torch.full((len(expressions),), UNSEEN_FRAME, dtype=torch.long) if frames is None else frames
+    return expressions[rows], frames.long()[rows]
 
 
 def camera_metadata(
@@ -48,14 +69,25 @@ def camera_metadata(
     identity: Int[Tensor, " N"],
     frame: Int[Tensor, " N"],
     source_frame: Optional[Int[Tensor, " N"]] = None,
+    expression_window: Optional[Float[Tensor, "N W d"]] = None,
+    frame_window: Optional[Int[Tensor, "N W"]] = None,
 ) -> Dict[str, Tensor]:
-    """The conditioning metadata of N cameras (float32 expressions, long [N, 1] indices), on the CPU."""
+    """The conditioning metadata of N cameras (float32 expressions, long [N, 1] indices), on the CPU. Without a
+    window, each camera's window repeats its own frame (the smoothing leaves it as it is)."""
+    n = len(identity)
+    expression = expression.reshape(n, -1).float()
     source = torch.full_like(identity, NO_SOURCE_FRAME) if source_frame is None else source_frame
+    if expression_window is None:
+        expression_window = expression[:, None].expand(n, WINDOW, expression.shape[1])
+    if frame_window is None:
+        frame_window = frame.reshape(n, 1).expand(n, WINDOW)
     return {
-        EXPRESSION: expression.reshape(len(identity), -1).float().cpu(),
+        EXPRESSION: expression.cpu(),
         IDENTITY: identity.reshape(-1, 1).long().cpu(),
         FRAME: frame.reshape(-1, 1).long().cpu(),
         SOURCE_FRAME: source.reshape(-1, 1).long().cpu(),
+        EXPRESSION_WINDOW: expression_window.reshape(n, -1).float().cpu().contiguous(),
+        FRAME_WINDOW: frame_window.reshape(n, -1).long().cpu().contiguous(),
     }
 
 
@@ -70,6 +102,10 @@ class Condition:
     source_frame: int = NO_SOURCE_FRAME
     """Row, in the identity's video, of the recorded frame whose background to show; ``NO_SOURCE_FRAME``: the
     video's static background."""
+    expression_window: Optional[Float[Tensor, "W d"]] = None
+    """The expressions of the frame's neighbours in its sequence (``sequence_windows``); None: a still frame."""
+    frame_window: Optional[Int[Tensor, " W"]] = None
+    """Their train-frame indices (latent codes); None: ``frame`` repeated."""
 
     def camera_metadata(self) -> Dict[str, Tensor]:
         """Metadata for one camera that fixes this condition."""
@@ -78,11 +114,19 @@ class Condition:
     @staticmethod
     def batch_metadata(conditions: Sequence[Condition]) -> Dict[str, Tensor]:
         """Metadata for one camera (or ray) per condition."""
+        expressions = torch.stack([c.expression for c in conditions]).float()
+        frames = torch.tensor([c.frame for c in conditions])
+        windows = [c.expression_window if c.expression_window is not None else e.expand(WINDOW, -1)
+                   for c, e in zip(conditions, expressions)]  # fmt: skip
+        frame_windows = [c.frame_window if c.frame_window is not None else f.expand(WINDOW)
+                         for c, f in zip(conditions, frames)]  # fmt: skip
         return camera_metadata(
-            torch.stack([c.expression for c in conditions]),
+            expressions,
             torch.tensor([c.identity for c in conditions]),
-            torch.tensor([c.frame for c in conditions]),
+            frames,
             torch.tensor([c.source_frame for c in conditions]),
+            torch.stack(windows),
+            torch.stack(frame_windows),
         )
 
 
@@ -196,7 +240,8 @@ class CodeBook(nn.Module):
 
 
 class Conditioning(nn.Module):
-    """Per-ray condition [M(e, i), l] from the rays' metadata: the code book plus the interaction module.
+    """Per-ray condition [M(e, i), l] from the rays' metadata: the code book, the interaction module and the temporal
+    smoothing (an attention over the frame's window of neighbours, once switched on).
 
     Args:
         codes: the identity and latent codes.
@@ -213,24 +258,48 @@ class Conditioning(nn.Module):
         self.codes = codes
         self.interaction = make_interaction(interaction, codes.identity.embedding_dim, rank, degree)
         self.interaction.requires_grad_(not frozen_interaction)
+        self.smoothing = TemporalAttention(self.out_dim)
 
     @property
     def out_dim(self) -> int:
         """Size of the condition vector."""
         return self.interaction.out_dim + self.codes.latent_dim
 
+    def frame_vectors(
+        self, expression: Float[Tensor, "R d"], identity: Int[Tensor, " R"], frame: Int[Tensor, " R"], code: Tensor
+    ) -> tuple[Float[Tensor, "R C"], Optional[Float[Tensor, "R L"]]]:
+        """[M(e, i), l] of single frames (no smoothing), and l (None without latent codes)."""
+        mixed = self.interaction(expression, code)
+        if self.codes.latent_dim <= 0:
+            return mixed, None
+        latent = self.codes.latents(identity, frame)
+        return torch.cat([mixed, latent], -1), latent
+
     def forward(self, metadata: Dict[str, Tensor]) -> RayCondition:
-        """The condition of rays whose metadata holds ``EXPRESSION`` [R, d], ``IDENTITY`` and ``FRAME`` [R, 1]."""
+        """The condition of rays whose metadata holds ``EXPRESSION`` [R, d], ``IDENTITY`` and ``FRAME`` [R, 1] (and,
+        for the smoothing, ``EXPRESSION_WINDOW`` and ``FRAME_WINDOW``; rays without them are not smoothed)."""
         identity, frame = metadata[IDENTITY][..., 0], metadata[FRAME][..., 0]
         code = self.codes.identity(identity)
-        mixed = self.interaction(metadata[EXPRESSION], code)
         identity_norm = code.norm(dim=-1, keepdim=True)
-        if self.codes.latent_dim <= 0:
-            return RayCondition(mixed, identity_norm, torch.zeros_like(identity_norm))
-        latent = self.codes.latents(identity, frame)
+        vector, latent = self.frame_vectors(metadata[EXPRESSION], identity, frame, code)
+        if self.smoothing.is_active and EXPRESSION_WINDOW in metadata:
+            rays = len(identity)
+            window, _ = self.frame_vectors(
+                metadata[EXPRESSION_WINDOW].reshape(rays * WINDOW, -1),
+                identity.repeat_interleave(WINDOW),
+                metadata[FRAME_WINDOW].reshape(rays * WINDOW),
+                code.repeat_interleave(WINDOW, dim=0),
+            )
+            vector = self.smoothing(window.view(rays, WINDOW, -1))
+        if latent is None:
+            return RayCondition(vector, identity_norm, torch.zeros_like(identity_norm))
         latent_norm = torch.where(frame >= 0, latent.norm(dim=-1), torch.zeros_like(latent[:, 0]))
-        return RayCondition(torch.cat([mixed, latent], -1), identity_norm, latent_norm[:, None])
+        return RayCondition(vector, identity_norm, latent_norm[:, None])
 
     def parameter_groups(self) -> Dict[str, List[nn.Parameter]]:
-        """The "codes" group: the identity and latent codes; "fields": the interaction module's weights."""
-        return {"codes": list(self.codes.parameters()), "fields": list(self.interaction.parameters())}
+        """The "codes" group: the identity and latent codes; "fields": the interaction module's and the smoothing's
+        weights."""
+        return {
+            "codes": list(self.codes.parameters()),
+            "fields": list(self.interaction.parameters()) + list(self.smoothing.parameters()),
+        }

@@ -41,9 +41,10 @@ STATE_DICT_RENAMES: Tuple[Tuple[str, str], ...] = (
     (r"^field\.", "geometry.field."),
 )
 """(old key pattern, new prefix) of the model's state dict, first match wins."""
-ADDED_BUFFERS = ("geometry.occupancy.occupied", "geometry.occupancy.computed_at")
-"""Model buffers added since 0.1: an old checkpoint without them loads them as the model starts them (for the
-occupancy grid: not computed yet, so it is computed from the loaded weights before the first render)."""
+ADDED_KEYS = ("geometry.occupancy.", "conditioning.smoothing.")
+"""Prefixes of model weights and buffers added since 0.1: an old checkpoint without them loads them as the model starts
+them (the occupancy grid: not computed yet, so it is computed from the loaded weights before the first render; the
+temporal smoothing: off)."""
 
 
 def upgrade_model_config(state: Dict[str, Any], geometry: str = "mlp") -> Dict[str, Any]:
@@ -78,8 +79,8 @@ def upgrade_state_dict(module, state_dict: Dict[str, Any], prefix: str, *args) -
                 break
     if module is not None:
         current = module.state_dict()
-        for key in ADDED_BUFFERS:
-            if key in current and prefix + key not in state_dict:
+        for key in current:
+            if key.startswith(ADDED_KEYS) and prefix + key not in state_dict:
                 state_dict[prefix + key] = current[key]
 
 

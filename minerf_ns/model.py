@@ -22,6 +22,7 @@ from minerf_ns.catalogue import CATALOGUE, VideoCatalogue
 from minerf_ns.compositing import Composite
 from minerf_ns.conditioning import (
     BACKGROUND,
+    CAMERA_CONDITION_KEYS,
     CONDITION,
     EXPRESSION,
     IDENTITY,
@@ -67,6 +68,9 @@ class MiNerfModelConfig(ModelConfig):
     """lambda_l: weight of ||l||."""
     identity_reg_mult: float = 1e-4
     """lambda_i: weight of ||i||."""
+    smoothing_after: float = 0.5
+    """Fraction of training after which the temporal smoothing (a learned attention over a window of 8 neighbouring
+    frames, applied to M(e, i) and l) is switched on; the paper: half (200k of 400k iterations). 1 or more: never."""
     unseen_latent: Literal["video-mean", "zero"] = "video-mean"
     """Latent code of frames not trained on (val/test, viewer, novel renders): the video's mean latent, or zero."""
     enable_collider: bool = True
@@ -127,16 +131,24 @@ class MiNerfModel(Model):
     def get_training_callbacks(self, attributes: TrainingCallbackAttributes) -> List[TrainingCallback]:
         """Update the geometry's occupancy grid every ``occupancy_every`` iterations and after the last one (so the
         final checkpoint holds a grid of the final weights)."""
+        iterations = attributes.trainer.config.max_num_iterations if attributes.trainer is not None else 0
+        smoothing_from = self.config.smoothing_after * iterations
+
+        def switch_smoothing(step: int) -> None:
+            # Also when a run resumes past the switch from a checkpoint saved before it.
+            if step >= smoothing_from and self.config.smoothing_after < 1 and not self.conditioning.smoothing.is_active:
+                self.conditioning.smoothing.switch_on()
+
+        callbacks = [TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], switch_smoothing)]
         every = self.geometry.occupancy_every
         if every <= 0:
-            return []
-        last = attributes.trainer.config.max_num_iterations - 1 if attributes.trainer is not None else -1
+            return callbacks
 
         def refresh(step: int) -> None:
-            if step % every == 0 or step == last:
+            if step % every == 0 or step == iterations - 1:
                 self.refresh_occupancy(step)
 
-        return [TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], refresh, update_every_num_iters=1)]
+        return callbacks + [TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], refresh)]
 
     @torch.no_grad()
     def refresh_occupancy(self, step: int) -> None:
@@ -169,14 +181,19 @@ class MiNerfModel(Model):
     # ------------------------------------------------------------------------------------------------- rendering
     def get_outputs(self, ray_bundle: RayBundle) -> Dict[str, Any]:
         meta = ray_bundle.metadata
-        assert meta is not None and EXPRESSION in meta, "rays carry no expression metadata"
-        condition = self.conditioning(meta)
-        rays = dataclasses.replace(ray_bundle, metadata={CONDITION: condition.vector})  # the geometry sees only this
+        assert meta is not None and (EXPRESSION in meta or CONDITION in meta), "rays carry no expression metadata"
+        if CONDITION in meta:  # a whole image's rays, its condition computed once (get_outputs_for_camera)
+            vector = meta[CONDITION]
+            identity_norm = latent_norm = torch.zeros_like(vector[:, :1])
+        else:
+            condition = self.conditioning(meta)
+            vector, identity_norm, latent_norm = condition.vector, condition.identity_norm, condition.latent_norm
+        rays = dataclasses.replace(ray_bundle, metadata={CONDITION: vector})  # the geometry sees only this
         background = meta[BACKGROUND] if BACKGROUND in meta else torch.ones_like(ray_bundle.origins)
         passes = self.geometry(rays, background)
         outputs: Dict[str, Any] = pass_outputs(passes)
-        outputs["identity_norm"] = condition.identity_norm
-        outputs["latent_norm"] = condition.latent_norm
+        outputs["identity_norm"] = identity_norm
+        outputs["latent_norm"] = latent_norm
         if self.training:  # scalars: only in training outputs (eval outputs are reshaped to images)
             outputs["regularizers"] = self.geometry.regularizers()
         return outputs
@@ -221,12 +238,17 @@ class MiNerfModel(Model):
         if camera.metadata is None or EXPRESSION not in camera.metadata:
             condition = self.camera_condition(camera).camera_metadata()
             camera.metadata = {**(camera.metadata or {}), **{k: v.to(self.device) for k, v in condition.items()}}
-        rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
-        height, width = rays.origins.shape[:2]
         identity = int(camera.metadata[IDENTITY].reshape(-1)[0])
         source = camera.metadata.get(SOURCE_FRAME)
         row = int(source.reshape(-1)[0]) if source is not None else NO_SOURCE_FRAME
+        # The condition once for the image, not per pixel (the window of neighbours is W expressions per camera).
+        own = {k: v.reshape(-1, v.shape[-1])[:1] for k, v in camera.metadata.items() if k in CAMERA_CONDITION_KEYS}
+        vector = self.conditioning(own)
+        camera.metadata = {k: v for k, v in camera.metadata.items() if k not in CAMERA_CONDITION_KEYS}
+        rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
+        height, width = rays.origins.shape[:2]
         assert rays.metadata is not None
+        rays.metadata[CONDITION] = vector.vector.view(1, 1, -1).expand(height, width, -1)
         background = self.catalogue.frame_background(identity, row, height, width)
         rays.metadata[BACKGROUND] = background.to(self.device).float() / 255.0
         outputs = self.get_outputs_for_camera_ray_bundle(rays)

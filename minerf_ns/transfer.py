@@ -10,7 +10,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from minerf_ns.conditioning import NO_SOURCE_FRAME, Condition
+from minerf_ns.conditioning import NO_SOURCE_FRAME, Condition, sequence_windows
 from minerf_ns.orbit import orbit_poses
 from minerf_ns.rendering import make_camera, render_rgb
 
@@ -56,17 +56,22 @@ def render_transfer(
     poses: Float[Tensor, "T 3 4"],
     progress: Optional[Callable[[], None]] = None,
     source_frames: Optional[Sequence[int]] = None,
+    sequence: bool = True,
 ) -> np.ndarray:
     """uint8 [T, H, W, 3]: identity ``target`` making each expression under each pose, over its background (the
     static one, or recorded frame ``source_frames[t]``'s own where its video has per-frame backgrounds).
 
-    The latent code is the unseen-frame policy's (the target video's mean latent by default).
+    The latent code is the unseen-frame policy's (the target video's mean latent by default). ``sequence``: the
+    expressions are consecutive frames, each smoothed over its neighbours (once the model's smoothing is on); False:
+    unrelated expressions (a grid), each on its own.
     """
     intrinsics = model.catalogue.intrinsics[target]
     sources = [NO_SOURCE_FRAME] * len(expressions) if source_frames is None else list(source_frames)
+    windows = sequence_windows(expressions)[0] if sequence else [None] * len(expressions)
     frames = []
-    for expression, pose, source in zip(expressions, poses, sources):
-        camera = make_camera(pose, intrinsics, Condition(expression, target, source_frame=source))
+    for expression, pose, source, window in zip(expressions, poses, sources, windows):
+        condition = Condition(expression, target, source_frame=source, expression_window=window)
+        camera = make_camera(pose, intrinsics, condition)
         frames.append((render_rgb(model, camera).numpy() * 255.0 + 0.5).astype(np.uint8))
         if progress is not None:
             progress()

@@ -60,7 +60,8 @@ def test_conditioning_regularises_only_trained_latents_and_is_the_interaction_pl
         float(codes.latent.weight[1].norm())
     )
     groups = conditioning.parameter_groups()
-    assert len(groups["codes"]) == 2 and len(groups["fields"]) == len(list(conditioning.interaction.parameters()))
+    expected = list(conditioning.interaction.parameters()) + list(conditioning.smoothing.parameters())
+    assert len(groups["codes"]) == 2 and len(groups["fields"]) == len(expected) == 5 + 12
     frozen = Conditioning(CodeBook(TRAIN_FRAME_IDENTITY, 2, 4, 3), "multiplicative", 2, 2, frozen_interaction=True)
     assert not any(p.requires_grad for p in frozen.interaction.parameters())
 

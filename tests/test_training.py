@@ -47,6 +47,7 @@ def train(config) -> tuple[float, float, object]:
 def test_every_parameter_gets_a_gradient_from_model_forward(train_dataset, tmp_path, method):
     torch.manual_seed(0)
     pipeline = start_trainer(make_config(train_dataset, method, tmp_path, 1, rays=64)).pipeline
+    pipeline.model.conditioning.smoothing.switch_on()  # as in the second half of training
     ray_bundle, batch = pipeline.datamanager.next_train(0)
     outputs = pipeline.model(ray_bundle)  # Model.forward = collider + get_outputs, what DDP wraps
     loss = sum(pipeline.model.get_loss_dict(outputs, batch).values())

@@ -118,7 +118,7 @@ class EvalTransfer:
         rows = []
         for a, target in enumerate(names):
             poses = model.catalogue.camera_to_worlds[a][:1].expand(len(drivers), 3, 4)
-            renders = render_transfer(model, a, drivers, poses)
+            renders = render_transfer(model, a, drivers, poses, sequence=False)
             factor = display_factor(renders.shape[1])
             tiles = [label(upscale(r, factor), f"{target} <- {n}") for r, n in zip(renders, truth.names)]
             rows.append(np.concatenate(tiles, axis=1))

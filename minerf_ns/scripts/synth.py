@@ -38,18 +38,23 @@ class SynthCommand:
     """Also render every identity with every other identity's expressions (ground truth for transfer)."""
     workers: int = 0
     """Processes to render with (0: all cores)."""
+    expression_noise: float = 0.0
+    """Tracker jitter to simulate: Gaussian noise of this standard deviation added to the expressions written to
+    track_params.pt (blendshape weights lie in [0, 1]); the images and the ground truth keep the true expressions."""
 
     def main(self) -> None:
         """Validate the options, then generate."""
-        if self.num_identities < 1 or self.num_frames < 2 or self.image_size < 16:
-            sys.exit("minerf-synth: need --num-identities >= 1, --num-frames >= 2 and --image-size >= 16. Fix: pass "
-                     "values in those ranges (nothing written)")  # fmt: skip
+        if self.num_identities < 1 or self.num_frames < 2 or self.image_size < 16 or not self.expression_noise >= 0:
+            sys.exit("minerf-synth: need --num-identities >= 1, --num-frames >= 2, --image-size >= 16 and "
+                     "--expression-noise >= 0. Fix: pass values in those ranges (nothing written)")  # fmt: skip
         check_output_folder(self.out, "minerf-synth")
         if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
             sys.exit(
                 f"minerf-synth: {self.out} already exists and is not empty; choose a new folder (nothing written)."
             )
-        settings = SynthSettings(self.num_identities, self.num_frames, self.image_size, self.seed)
+        settings = SynthSettings(
+            self.num_identities, self.num_frames, self.image_size, self.seed, self.expression_noise
+        )
         per_video = self.num_frames * (self.num_identities if self.transfer else 1)
         total = self.num_identities * per_video
         start = time.perf_counter()

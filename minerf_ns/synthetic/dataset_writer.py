@@ -57,6 +57,8 @@ class SynthSettings:
     num_frames: int = 100
     image_size: int = 128
     seed: int = 0
+    expression_noise: float = 0.0
+    """Standard deviation of the simulated tracker jitter on the written expressions (the images keep the true ones)."""
 
 
 def identity_name(index: int) -> str:
@@ -225,14 +227,16 @@ def generate(
     size = settings.image_size
     n_train = num_train_frames(settings.num_frames)
     jobs = []
+    jitter = np.random.default_rng(settings.seed + 1)
     for identity, video in zip(identities, videos):
         folder = out / identity.name
+        tracked = video.expressions + jitter.normal(0.0, settings.expression_noise, video.expressions.shape)
         (folder / layout.HEAD_IMAGES).mkdir(parents=True)
         (folder / layout.PARSING_FOLDER).mkdir()
         write_rgb(folder / layout.BACKGROUND_FILE, background_image(identity, size, size))
         torch.save(
             {
-                "exp": torch.from_numpy(video.expressions),
+                "exp": torch.from_numpy(tracked.astype(np.float32)),
                 "euler": torch.from_numpy(video.euler),
                 "trans": torch.from_numpy(video.translation * TRACKER_TRANS_SCALE),
                 "focal": torch.tensor([intrinsics(size, size)[0]], dtype=torch.float32),
