@@ -13,7 +13,7 @@ from typing import Dict, Iterator, Optional, Sequence, Tuple
 import torch
 
 from minerf_ns.config import METHODS
-from minerf_ns.training import configure_run, start_trainer
+from minerf_ns.training import configure_run, iteration_with_callbacks, start_trainer
 
 
 def method_config(
@@ -68,7 +68,7 @@ def train_with_evals(
             torch.cuda.synchronize()
         start = time.perf_counter()
         pipeline.train()
-        trainer.train_iteration(step)
+        iteration_with_callbacks(trainer, step)
         if device == "cuda":
             torch.cuda.synchronize()
         train_seconds += time.perf_counter() - start

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from dataparsers.dataset_scan import read_dataset
 from minerf_ns.commands import INTERRUPTED, check_output_folder
+from nerfstudio.engine.callbacks import TrainingCallbackLocation
 from nerfstudio.engine.optimizers import Optimizers
 from nerfstudio.engine.trainer import TRAIN_INTERATION_OUTPUT, Trainer, TrainerConfig
 from nerfstudio.utils.decorators import check_main_thread
@@ -189,6 +190,17 @@ def start_trainer(config) -> MiNerfTrainer:
     trainer = config.setup(local_rank=0, world_size=1)
     trainer.setup()
     return trainer
+
+
+def iteration_with_callbacks(trainer, step: int) -> TRAIN_INTERATION_OUTPUT:
+    """One training iteration with the training callbacks around it, as ``Trainer.train`` runs them (the model's
+    switch of the temporal smoothing, its occupancy grid), for loops that drive ``train_iteration`` themselves."""
+    for callback in trainer.callbacks:
+        callback.run_callback_at_location(step, location=TrainingCallbackLocation.BEFORE_TRAIN_ITERATION)
+    output = trainer.train_iteration(step)
+    for callback in trainer.callbacks:
+        callback.run_callback_at_location(step, location=TrainingCallbackLocation.AFTER_TRAIN_ITERATION)
+    return output
 
 
 def train_with_progress(config, caption: str, console: Console, before_training: Optional[Callable] = None):

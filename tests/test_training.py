@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from minerf_ns.config import METHODS
-from minerf_ns.training import configure_run, start_trainer
+from minerf_ns.training import configure_run, iteration_with_callbacks, start_trainer
 
 
 def make_config(data, method: str, out, iterations: int, rays: int = 256, interaction: str = "multiplicative"):
@@ -35,11 +35,12 @@ def held_out_psnr(pipeline) -> float:
 
 
 def train(config) -> tuple[float, float, object]:
-    """Train ``config`` through the trainer's own step; (held-out head PSNR before, after, the trainer)."""
+    """Train ``config`` through the trainer's own step and callbacks; (held-out head PSNR before, after, the
+    trainer)."""
     trainer = start_trainer(config)
     start = held_out_psnr(trainer.pipeline)
     for step in range(config.max_num_iterations):
-        trainer.train_iteration(step)
+        iteration_with_callbacks(trainer, step)
     return start, held_out_psnr(trainer.pipeline), trainer
 
 
