@@ -168,7 +168,11 @@ class MiNerfModel(Model):
 
     def network_modules(self) -> Dict[str, nn.Module]:
         """The shared network (everything but the codes): what personalization copies from a trained model."""
-        return {"interaction": self.conditioning.interaction, "geometry": self.geometry}
+        return {
+            "interaction": self.conditioning.interaction,
+            "smoothing": self.conditioning.smoothing,
+            "geometry": self.geometry,
+        }
 
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
         """Optimizer groups: "codes" (identity and latent codes), "fields" (the interaction module and the geometry's

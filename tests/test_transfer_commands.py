@@ -121,6 +121,26 @@ def test_personalize_a_new_identity_from_a_short_clip(trained_two_of_three, synt
     assert sorted(json.loads((out / "transfer.json").read_text())["pairs"]) == ["cleo"]
 
 
+@pytest.mark.parametrize("codes_only", [4, 2])
+def test_personalize_in_stages_fits_codes_alone_then_the_network(trained_two_of_three, synth_dataset, tmp_path,
+                                                                  codes_only):  # fmt: skip
+    """Codes only (--codes-only-iterations = --iterations): the network is exactly the trained one and only the new
+    identity's codes move; in stages, the network moves once it joins."""
+    before = state(trained_two_of_three)
+    run("minerf-personalize", "--load-config", str(trained_two_of_three / "config.yml"), "--data",
+        str(synth_dataset[0]), "--identities", "cleo", "--iterations", "4", "--codes-only-iterations",
+        str(codes_only), "--lr", "1e-3", "--output-dir", str(tmp_path / "outputs"), cwd=tmp_path)  # fmt: skip
+    after = state(sorted((tmp_path / "outputs").rglob("config.yml"))[-1].parent)
+    network = [k for k in before if k.startswith(("_model.geometry.", "_model.conditioning.smoothing.", INTERACTION))
+               and "occupancy" not in k]  # fmt: skip
+    changed = [k for k in network if not torch.equal(before[k], after[k])]
+    if codes_only == 4:
+        assert changed == []
+    else:
+        assert PLANES.format(0) in changed and not any(k.startswith(INTERACTION) for k in changed)
+    assert float((after[IDENTITY_CODES][0] - before[IDENTITY_CODES].mean(dim=0)).abs().max()) > 1e-4
+
+
 def test_personalizing_twice_keeps_both_runs(trained_two_of_three, tmp_path):
     """Each personalization writes its own run folder; an earlier one is never replaced (its checkpoint was lost
     before: the copied config kept the source run's timestamp)."""

@@ -5,6 +5,8 @@ ns-render, ns-viewer, minerf-render and minerf-eval load.
 
     minerf-personalize --load-config outputs/.../config.yml --identities ada --iterations 300
     minerf-personalize --load-config outputs/.../config.yml --data NEW_CLIP_ROOT --iterations 300
+    minerf-personalize --load-config outputs/.../config.yml --data NEW_CLIP_ROOT --iterations 300 \
+        --codes-only-iterations 100 --lr 1e-3      # in stages: codes alone, then codes + network
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class Personalize:
     """Videos of that root to use (default: all); a name the model has not seen becomes a new identity."""
     iterations: int = 300
     """Fine-tuning iterations."""
+    codes_only_iterations: int = 0
+    """The first this many iterations fit only the identity and latent codes, the network frozen; then the network
+    joins at --lr. Equal to --iterations: codes only."""
     lr: float = 1e-5
     """Learning rate of the network (paper sec. 3.4: 1e-5); the interaction module stays frozen."""
     code_lr: float = 2e-3
@@ -49,11 +54,14 @@ class Personalize:
     """Seed of the sampling."""
 
     def main(self) -> None:
-        from minerf_ns.personalization import copy_trained_weights
+        from minerf_ns.personalization import codes_only_until, copy_trained_weights
 
         if self.iterations < 1:
             fail(TOOL, f"--iterations {self.iterations}: must be at least 1. Fix: pass a positive number (nothing "
                  "written)")  # fmt: skip
+        if not 0 <= self.codes_only_iterations <= self.iterations:
+            fail(TOOL, f"--codes-only-iterations {self.codes_only_iterations}: must be between 0 and --iterations "
+                 f"({self.iterations}). Fix: pass a number in that range (nothing written)")  # fmt: skip
         config, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
         source_model = pipeline.model
         new = copy.deepcopy(config)
@@ -75,6 +83,9 @@ class Personalize:
             counts = copy_trained_weights(source_model, trainer.pipeline.model)
             names = ", ".join(trainer.pipeline.model.identity_names)
             CONSOLE.print(f"personalizing {names}: {counts}")
+            if self.codes_only_iterations > 0:
+                trainer.callbacks.append(codes_only_until(trainer.pipeline.model, self.codes_only_iterations))
+                CONSOLE.print(f"codes only for {self.codes_only_iterations} iterations, then codes + network")
 
         try:
             trainer = train_with_progress(new, f"personalizing {new.method_name}", CONSOLE, start_from_trained)

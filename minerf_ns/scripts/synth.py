@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Tuple
 
 import tyro
 from rich.console import Console
@@ -15,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from minerf_ns.commands import check_output_folder, run_command
 from minerf_ns.layout import GROUND_TRUTH_DIR
-from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
+from minerf_ns.synthetic.dataset_writer import SynthSettings, generate, identity_name
 
 CONSOLE = Console()
 
@@ -38,6 +39,10 @@ class SynthCommand:
     """Also render every identity with every other identity's expressions (ground truth for transfer)."""
     workers: int = 0
     """Processes to render with (0: all cores)."""
+    narrow_identities: Tuple[str, ...] = ()
+    """Identities (by name: ada, ben, cleo, ...) whose video keeps a narrow expression range: mouth nearly closed, at
+    most a faint smile, small brow motion (a new person's short clip; its transfer ground truth shows it making the
+    others' full-range expressions)."""
     expression_noise: float = 0.0
     """Tracker jitter to simulate: Gaussian noise of this standard deviation added to the expressions written to
     track_params.pt (blendshape weights lie in [0, 1]); the images and the ground truth keep the true expressions."""
@@ -47,13 +52,23 @@ class SynthCommand:
         if self.num_identities < 1 or self.num_frames < 2 or self.image_size < 16 or not self.expression_noise >= 0:
             sys.exit("minerf-synth: need --num-identities >= 1, --num-frames >= 2, --image-size >= 16 and "
                      "--expression-noise >= 0. Fix: pass values in those ranges (nothing written)")  # fmt: skip
+        names = [identity_name(k) for k in range(self.num_identities)]
+        unknown = [n for n in self.narrow_identities if n not in names]
+        if unknown:
+            sys.exit(f"minerf-synth: --narrow-identities {' '.join(unknown)}: not among the identities generated "
+                     f"({', '.join(names)}). Fix: name some of those (nothing written)")  # fmt: skip
         check_output_folder(self.out, "minerf-synth")
         if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
             sys.exit(
                 f"minerf-synth: {self.out} already exists and is not empty; choose a new folder (nothing written)."
             )
         settings = SynthSettings(
-            self.num_identities, self.num_frames, self.image_size, self.seed, self.expression_noise
+            self.num_identities,
+            self.num_frames,
+            self.image_size,
+            self.seed,
+            self.expression_noise,
+            tuple(self.narrow_identities),
         )
         per_video = self.num_frames * (self.num_identities if self.transfer else 1)
         total = self.num_identities * per_video

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -39,6 +39,7 @@ from minerf_ns.synthetic.talking_head import (
     intrinsics,
     make_identity,
     make_video,
+    narrow_expressions,
     render_frame,
 )
 
@@ -59,6 +60,8 @@ class SynthSettings:
     seed: int = 0
     expression_noise: float = 0.0
     """Standard deviation of the simulated tracker jitter on the written expressions (the images keep the true ones)."""
+    narrow_identities: tuple = ()
+    """Names of identities whose video keeps a narrow expression range (``talking_head.narrow_expressions``)."""
 
 
 def identity_name(index: int) -> str:
@@ -81,7 +84,10 @@ def make_scene(settings: SynthSettings) -> tuple[list[Identity], list[Video]]:
         rng = np.random.default_rng([settings.seed, k])
         identity = make_identity(rng, identity_name(k))
         identities.append(identity)
-        videos.append(make_video(rng, model, identity, settings.num_frames))
+        video = make_video(rng, model, identity, settings.num_frames)
+        if identity.name in settings.narrow_identities:
+            video = replace(video, expressions=narrow_expressions(model, video.expressions))
+        videos.append(video)
     return identities, videos
 
 
@@ -159,6 +165,7 @@ def _meta(settings: SynthSettings, identities: list[Identity], videos: list[Vide
                 "background": ident.background.tolist(),
                 "smile_bias": ident.smile_bias,
                 "talkativeness": ident.talkativeness,
+                "narrow_range": ident.name in settings.narrow_identities,
                 "expressions": video.expressions.tolist(),
                 "euler": video.euler.tolist(),
                 "translation": video.translation.tolist(),

@@ -155,6 +155,29 @@ def make_video(rng: np.random.Generator, model: HeadModel, identity: Identity, n
     return Video(expressions=expr, euler=angles.astype(np.float32), translation=translation.astype(np.float32))
 
 
+NARROW_MOUTH = 0.15
+"""A reserved speaker's mouth motion (jaw and mouth shapes) as a fraction of a full talker's."""
+NARROW_BROWS = 0.2
+"""Their brow motion as a fraction."""
+NARROW_SMILE = 0.05
+"""Their smile ceiling (a full talker's smile reaches 0.85)."""
+
+
+def narrow_expressions(model: HeadModel, expressions: Float[np.ndarray, "N E"]) -> Float[np.ndarray, "N E"]:
+    """The same video by a reserved speaker: mouth nearly closed, at most a faint smile, small brow motion; blinks kept.
+    Everything a full-range talker does beyond that is outside this clip's range (issue 16's protocol)."""
+    out = expressions.copy()
+    for k, name in enumerate(model.expr_names):
+        if name.startswith(("jaw", "mouthLowerDown", "mouthFunnel", "mouthPucker", "mouthUpperUp", "mouthStretch",
+                            "mouthPress")):  # fmt: skip
+            out[:, k] *= NARROW_MOUTH
+        elif name.startswith(("mouthSmile", "cheekSquint")):
+            out[:, k] = np.minimum(out[:, k], NARROW_SMILE)
+        elif name.startswith("brow"):
+            out[:, k] *= NARROW_BROWS
+    return out
+
+
 class Appearance:
     """Per-vertex albedo and region labels of one identity on the ICT mesh."""
 
