@@ -18,7 +18,7 @@ from jaxtyping import Float, Int, UInt8
 from torch import Tensor
 
 from minerf_ns.conditioning import NO_SOURCE_FRAME, UNSEEN_FRAME, Condition
-from minerf_ns.smoothing import window_rows
+from minerf_ns.smoothing import CENTRE, window_rows
 
 CATALOGUE = "catalogue"
 """Key of the catalogue in the dataparser's metadata (and so in the model's ``kwargs["metadata"]``)."""
@@ -116,16 +116,16 @@ class VideoCatalogue:
         identity = video if identity is None else identity
         frame = min(max(frame, 0), len(self.expressions[video]) - 1)
         own = identity == video
-        frames = self.train_frame_index[video] if own else torch.full_like(self.train_frame_index[video], UNSEEN_FRAME)
         source = frame if own and frame_background else NO_SOURCE_FRAME
-        rows = window_rows(torch.tensor([frame]), len(frames))[0]
+        rows = window_rows(torch.tensor([frame]), len(self.expressions[video]))[0]
+        frames = self.train_frame_index[video][rows] if own else torch.full_like(rows, UNSEEN_FRAME)
         return Condition(
             self.expressions[video][frame],
             identity,
-            int(frames[frame]),
+            int(frames[CENTRE]),
             source,
             expression_window=self.expressions[video][rows],
-            frame_window=frames[rows],
+            frame_window=frames,
         )
 
     def train_frame_condition(self, k: int) -> Condition:

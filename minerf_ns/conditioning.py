@@ -24,7 +24,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from minerf_ns.interaction import make_interaction
-from minerf_ns.smoothing import WINDOW, TemporalAttention, window_rows
+from minerf_ns.smoothing import CENTRE, WINDOW, TemporalAttention, window_rows
 
 EXPRESSION = "expression"
 """Camera/ray metadata: the frame's expression e, float32 [.., d]."""
@@ -281,7 +281,6 @@ class Conditioning(nn.Module):
         identity, frame = metadata[IDENTITY][..., 0], metadata[FRAME][..., 0]
         code = self.codes.identity(identity)
         identity_norm = code.norm(dim=-1, keepdim=True)
-        vector, latent = self.frame_vectors(metadata[EXPRESSION], identity, frame, code)
         if self.smoothing.is_active and EXPRESSION_WINDOW in metadata:
             rays = len(identity)
             window, _ = self.frame_vectors(
@@ -290,7 +289,12 @@ class Conditioning(nn.Module):
                 metadata[FRAME_WINDOW].reshape(rays * WINDOW),
                 code.repeat_interleave(WINDOW, dim=0),
             )
-            vector = self.smoothing(window.view(rays, WINDOW, -1))
+            window = window.view(rays, WINDOW, -1)
+            vector = self.smoothing(window)
+            # The window's centre is the frame itself: its latent, not computed a second time.
+            latent = window[:, CENTRE, self.interaction.out_dim :] if self.codes.latent_dim > 0 else None
+        else:
+            vector, latent = self.frame_vectors(metadata[EXPRESSION], identity, frame, code)
         if latent is None:
             return RayCondition(vector, identity_norm, torch.zeros_like(identity_norm))
         latent_norm = torch.where(frame >= 0, latent.norm(dim=-1), torch.zeros_like(latent[:, 0]))

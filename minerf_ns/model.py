@@ -136,10 +136,12 @@ class MiNerfModel(Model):
 
         def switch_smoothing(step: int) -> None:
             # Also when a run resumes past the switch from a checkpoint saved before it.
-            if step >= smoothing_from and self.config.smoothing_after < 1 and not self.conditioning.smoothing.is_active:
+            if step >= smoothing_from and not self.conditioning.smoothing.is_active:
                 self.conditioning.smoothing.switch_on()
 
-        callbacks = [TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], switch_smoothing)]
+        callbacks = []
+        if self.config.smoothing_after < 1:
+            callbacks.append(TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], switch_smoothing))
         every = self.geometry.occupancy_every
         if every <= 0:
             return callbacks
