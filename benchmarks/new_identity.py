@@ -5,8 +5,12 @@ identities, then fitted to the new person's narrow-range clip (``minerf-synth --
 expressions (out of the clip's range) and the clip's own held-out frames. Real ns-train / minerf-personalize /
 minerf-eval runs; a rerun reuses finished ones.
 
+With ``--full-data`` (the same ``minerf-synth`` command without ``--narrow-identities``: the same people, the new one
+talking over the full range) it also trains the ceiling: a single-identity model from scratch on a full-range clip of
+the new person, scored on the same out-of-range ground truth; no fit from the narrow clip can be expected above it.
+
     python benchmarks/new_identity.py --data DATA --new NEW --out OUT [--iterations 1500]
-        [--personalize-iterations 300] [--seeds 0 1 2]
+        [--personalize-iterations 300] [--seeds 0 1 2] [--full-data FULL_RANGE_DATA]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 BIN = Path(sys.executable).parent
+CEILING = "ceiling: single identity from scratch on a FULL-range clip"
 COMMON = ["--vis", "tensorboard", "--logging.local-writer.enable", "False", "--machine.device-type", "cpu"]
 
 
@@ -60,6 +65,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=1500, help="multi-identity training")
     parser.add_argument("--personalize-iterations", type=int, default=300)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--full-data", type=Path, help="the same people with the new one's clip at full range")
     args = parser.parse_args()
     others = [
         p.name for p in sorted(args.data.iterdir()) if p.is_dir() and p.name[0] not in "_." and p.name != args.new
@@ -90,6 +96,12 @@ def main() -> None:
         command = [BIN / "ns-train", args.method, "--data", args.data, "--output-dir", root, "--max-num-iterations", n,
                    "--machine.seed", seed, *COMMON, "mi-nerf-data", "--identities", args.new]  # fmt: skip
         rows.setdefault("single identity from scratch", []).append(scored(root, command))
+        if args.full_data is not None:
+            root = args.out / f"ceiling-seed{seed}"
+            command = [BIN / "ns-train", args.method, "--data", args.full_data, "--output-dir", root,
+                       "--max-num-iterations", n, "--machine.seed", seed, *COMMON,
+                       "mi-nerf-data", "--identities", args.new]  # fmt: skip
+            rows.setdefault(CEILING, []).append(scored(root, command))
         print(f"seed {seed} done", flush=True)
 
     def cell(results: list, part: str) -> str:
@@ -102,7 +114,8 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, results in rows.items():
         seconds = np.mean([r.get("wall_seconds", np.nan) for r in results])
-        print(f"| {name} | {seconds:.0f} | {cell(results, 'transfer')} | {cell(results, 'self_reenactment')} |")
+        own = "(other frames: its clip is full-range)" if name == CEILING else cell(results, "self_reenactment")
+        print(f"| {name} | {seconds:.0f} | {cell(results, 'transfer')} | {own} |")
 
 
 if __name__ == "__main__":

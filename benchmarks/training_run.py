@@ -8,7 +8,7 @@ import copy
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
 
@@ -50,17 +50,28 @@ def method_config(
     return config
 
 
-def trainer_for(config, iterations: int, device: str = "cpu", seed: int = 0, out: Optional[Path] = None):
-    """The set-up trainer of ``config`` for ``iterations`` (schedules, seeds; logs in ``out`` or a temporary folder)."""
+def trainer_for(
+    config,
+    iterations: int,
+    device: str = "cpu",
+    seed: int = 0,
+    out: Optional[Path] = None,
+    before_training: Optional[Callable] = None,
+):
+    """The set-up trainer of ``config`` for ``iterations`` (schedules, seeds; logs in ``out`` or a temporary folder),
+    after ``before_training(trainer)`` (e.g. personalization's copy of a trained model)."""
     configure_run(config, out or Path(tempfile.mkdtemp(prefix="minerf-bench-")), "benchmark", iterations, device, seed)
-    return start_trainer(config)
+    trainer = start_trainer(config)
+    if before_training is not None:
+        before_training(trainer)
+    return trainer
 
 
 def train_with_evals(
-    config, iterations: int, every: int, device: str = "cpu", seed: int = 0
+    config, iterations: int, every: int, device: str = "cpu", seed: int = 0, before_training: Optional[Callable] = None
 ) -> Iterator[Tuple[int, float, Dict[str, float]]]:
-    """Yield (step, training seconds so far, held-out metrics) every ``every`` steps."""
-    trainer = trainer_for(config, iterations, device, seed)
+    """Yield (step, training seconds so far, held-out metrics) every ``every`` steps and after the last."""
+    trainer = trainer_for(config, iterations, device, seed, before_training=before_training)
     pipeline = trainer.pipeline
     train_seconds = 0.0
     for step in range(1, iterations + 1):

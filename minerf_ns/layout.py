@@ -16,6 +16,7 @@ Read by the dataparser (``dataparsers/adnerf.py``, ``dataparsers/head_dataset.py
 from __future__ import annotations
 
 import math
+from typing import Optional, Sequence
 
 TRANSFORMS_TRAIN = "transforms_train.json"
 TRANSFORMS_VAL = "transforms_val.json"
@@ -64,6 +65,16 @@ def parsing_image(img_id: int) -> str:
 def num_held_out(num_frames: int) -> int:
     """Frames held out of a video of ``num_frames``: the last 10%, at least one."""
     return max(1, math.ceil(HELD_OUT_FRACTION * num_frames))
+
+
+def train_rows(frame_ids: Sequence[int], fps: float, train_seconds: Optional[float] = None) -> int:
+    """How many of a video's tracked frames (``frame_ids``, increasing) are train frames; the rest are held out.
+
+    Default: all but the last 10%. With ``train_seconds``: the frames shown in the first ``train_seconds`` (a short
+    cut to train on, the rest of the video to score it; a new person "from a few seconds")."""
+    if train_seconds is None:
+        return len(frame_ids) - num_held_out(len(frame_ids))
+    return sum(1 for frame in frame_ids if frame < train_seconds * fps)
 
 
 def is_video_folder_name(name: str) -> bool:

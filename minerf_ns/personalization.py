@@ -6,7 +6,9 @@ purest test of whether identity and expression are disentangled), then the netwo
 
 from __future__ import annotations
 
-from typing import Dict
+import copy
+from pathlib import Path
+from typing import Callable, Dict, Optional, Sequence
 
 import torch
 
@@ -50,3 +52,35 @@ def codes_only_until(model, first_network_step: int) -> TrainingCallback:
                 param.requires_grad_(True)
 
     return TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], release)
+
+
+def personalization_config(config, data: Optional[Path], identities: Sequence[str], lr: float, code_lr: float):
+    """A copy of a trained run's ``config`` that fine-tunes it (paper sec. 3.4): on ``identities`` of ``data`` (default:
+    the run's own data), the network at ``lr`` with the interaction module frozen, the codes at ``code_lr``; each
+    schedule decays to a tenth of its rate. Its output folder, iterations and seed are left to ``configure_run``."""
+    new = copy.deepcopy(config)
+    new.pipeline.datamanager.data = data or config.pipeline.datamanager.data
+    new.pipeline.datamanager.dataparser.data = new.pipeline.datamanager.data
+    new.pipeline.datamanager.dataparser.identities = tuple(identities)
+    new.pipeline.model.freeze_interaction = True
+    new.load_dir = None
+    new.load_checkpoint = None
+    for name, group in new.optimizers.items():
+        rate = code_lr if name == "codes" else lr
+        group["optimizer"].lr = rate
+        group["scheduler"].lr_final = rate / 10
+    return new
+
+
+def start_from(source_model, codes_only_iterations: int = 0, report: Callable[[str], None] = print):
+    """The hook that readies a personalization trainer before its first step: ``source_model``'s weights copied in,
+    and, if ``codes_only_iterations`` > 0, the network frozen until that iteration."""
+
+    def start(trainer) -> None:
+        counts = copy_trained_weights(source_model, trainer.pipeline.model)
+        report(f"personalizing {', '.join(trainer.pipeline.model.identity_names)}: {counts}")
+        if codes_only_iterations > 0:
+            trainer.callbacks.append(codes_only_until(trainer.pipeline.model, codes_only_iterations))
+            report(f"codes only for {codes_only_iterations} iterations, then codes + network")
+
+    return start

@@ -231,12 +231,18 @@ def test_track_refuses_existing_output_and_overwrites_on_request(tracked, synthe
         "--names",
         "ada2",
         "--max-frames",
-        "6",
+        "14",
+        "--train-seconds",
+        "0.4",
         "--no-overlay",
         cwd=tmp_path,
     )  # fmt: skip  (a new identity beside an existing one: allowed)
-    assert json.loads((tracked / "ada2" / "track_report.json").read_text())["frames"] == 6
+    assert json.loads((tracked / "ada2" / "track_report.json").read_text())["frames"] == 14
     assert report.read_bytes() == before[1]
+    # --train-seconds 0.4 at 25 fps: frames 0-9 train (a short cut), the rest held out; frame 10 has no face
+    splits = {name: [f["img_id"] for f in json.loads((tracked / "ada2" / f"transforms_{name}.json").read_text())
+                     ["frames"]] for name in ("train", "val")}  # fmt: skip
+    assert splits == {"train": list(range(10)), "val": [11, 12, 13]}
 
 
 def test_track_bad_input_one_line_each(synthetic_clip, tmp_path):
@@ -264,6 +270,11 @@ def test_track_bad_input_one_line_each(synthetic_clip, tmp_path):
         "not usable as a folder name": [clip, "--names", "_hidden"],
         "both be named": [clip, clip],
         "a face was found in 0 of 3 frames": [str(blank)],
+        "--train-seconds 2 leaves no frame to train on or to hold out (24 frames at 25 fps)": [
+            clip,
+            "--train-seconds",
+            "2",
+        ],
     }
     for expected, args in cases.items():
         line = fail_line("minerf-track", *args, "--output", str(out), cwd=tmp_path)

@@ -11,7 +11,6 @@ ns-render, ns-viewer, minerf-render and minerf-eval load.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -54,7 +53,7 @@ class Personalize:
     """Seed of the sampling."""
 
     def main(self) -> None:
-        from minerf_ns.personalization import codes_only_until, copy_trained_weights
+        from minerf_ns.personalization import personalization_config, start_from
 
         if self.iterations < 1:
             fail(TOOL, f"--iterations {self.iterations}: must be at least 1. Fix: pass a positive number (nothing "
@@ -63,29 +62,11 @@ class Personalize:
             fail(TOOL, f"--codes-only-iterations {self.codes_only_iterations}: must be between 0 and --iterations "
                  f"({self.iterations}). Fix: pass a number in that range (nothing written)")  # fmt: skip
         config, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
-        source_model = pipeline.model
-        new = copy.deepcopy(config)
-        new.pipeline.datamanager.data = self.data or config.pipeline.datamanager.data
-        new.pipeline.datamanager.dataparser.data = new.pipeline.datamanager.data
-        new.pipeline.datamanager.dataparser.identities = tuple(self.identities)
-        new.pipeline.model.freeze_interaction = True
-        new.load_dir = None
-        new.load_checkpoint = None
-        for name, group in new.optimizers.items():
-            lr = self.code_lr if name == "codes" else self.lr
-            group["optimizer"].lr = lr
-            group["scheduler"].lr_final = lr / 10
+        new = personalization_config(config, self.data, self.identities, self.lr, self.code_lr)
         experiment = self.experiment_name or f"{Path(new.pipeline.datamanager.data).name}-personalized"
         device = "cuda" if torch.cuda.is_available() else "cpu"
         configure_run(new, self.output_dir, experiment, self.iterations, device, self.seed)
-
-        def start_from_trained(trainer) -> None:
-            counts = copy_trained_weights(source_model, trainer.pipeline.model)
-            names = ", ".join(trainer.pipeline.model.identity_names)
-            CONSOLE.print(f"personalizing {names}: {counts}")
-            if self.codes_only_iterations > 0:
-                trainer.callbacks.append(codes_only_until(trainer.pipeline.model, self.codes_only_iterations))
-                CONSOLE.print(f"codes only for {self.codes_only_iterations} iterations, then codes + network")
+        start_from_trained = start_from(pipeline.model, self.codes_only_iterations, CONSOLE.print)
 
         try:
             trainer = train_with_progress(new, f"personalizing {new.method_name}", CONSOLE, start_from_trained)

@@ -39,6 +39,9 @@ class TrackCommand:
     """Centre-crop every frame to a square and resize it to SIZE pixels (required when the videos' sizes differ)."""
     max_frames: Optional[int] = None
     """Use at most this many frames of each video."""
+    train_seconds: Optional[float] = None
+    """Train on each video's first this many seconds and hold out the rest for scoring (a new person from a short
+    cut: minerf-personalize on it, minerf-eval on the rest). Default: the last 10% of the frames held out."""
     overlay: bool = True
     """Write track_overlay.mp4 (fitted landmarks and head mask over the frames) for each video."""
     photometric: bool = False
@@ -71,6 +74,11 @@ class TrackCommand:
         if len(sizes) > 1 and self.size is None:
             listing = ", ".join(f"{s.path.name} {s.width}x{s.height}" for s in sources)
             fail(TOOL, f"the videos have different sizes ({listing}). Fix: pass --size N to crop and resize all to NxN")
+        for source in sources:
+            if self.train_seconds is not None and not 0 < self.train_seconds * source.fps < source.num_frames:
+                fail(TOOL, f"{source.path}: --train-seconds {self.train_seconds:g} leaves no frame to train on or to "
+                     f"hold out ({source.num_frames} frames at {source.fps:g} fps). Fix: pass a cut between "
+                     f"{1 / source.fps:.2f} and {(source.num_frames - 1) / source.fps:.2f} s")  # fmt: skip
         if self.size is not None and self.size < 32:
             fail(TOOL, f"--size {self.size} is too small. Fix: use at least 32 (e.g. 512)")
         return sources
@@ -88,7 +96,9 @@ class TrackCommand:
         from minerf_ns.tracking.tracker import TrackSettings, track_video
 
         photometric = PhotometricSettings() if self.photometric else None
-        settings = TrackSettings(size=self.size, overlay=self.overlay, photometric=photometric)
+        settings = TrackSettings(
+            size=self.size, overlay=self.overlay, photometric=photometric, train_seconds=self.train_seconds
+        )
         reports = []
         for source in sources:
             # Tracked into a hidden folder (the dataparser skips names starting with '.') and moved into place when

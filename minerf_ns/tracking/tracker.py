@@ -9,7 +9,7 @@ Written under ``OUT/<name>/``::
     track_params.pt            exp [N, 53], euler [N, 3], trans [N, 3] (decimetres), focal [1], id [1, K],
                                frame_ids [N]: row r belongs to frame frame_ids[r] (skipped frames have no row)
     transforms_train.json      tracked frames but the last 10%: focal_len, cx, cy, frames[].img_id/transform_matrix
-    transforms_val.json        the last 10% of the tracked frames
+    transforms_val.json        the last 10% of the tracked frames (or all after --train-seconds)
     aud.wav                    the video's sound for the frames used, 16 kHz mono (videos with an audio stream)
     track_report.json          frames tracked and skipped, reprojection error, focal, timings, warnings
     track_overlay.mp4          the fitted model's landmarks and head mask over the frames
@@ -64,6 +64,8 @@ class TrackSettings:
     """Landmark-fit weights and schedule (default: ``FitSettings`` with the landmark map's weights)."""
     photometric: PhotometricSettings | None = None
     """Refine the landmark fit with photo-consistency (``photometric_refinement``); None: landmark fit only."""
+    train_seconds: Optional[float] = None
+    """Train on the frames of the first this many seconds, hold out the rest (None: the last 10% held out)."""
 
 
 def square_resize(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -236,8 +238,12 @@ def track_video(
         },
         folder / layout.TRACK_PARAMS,
     )
-    num_val = layout.num_held_out(len(tracked))
-    splits = {"train": range(0, len(tracked) - num_val), "val": range(len(tracked) - num_val, len(tracked))}
+    num_train = layout.train_rows(tracked, source.fps, settings.train_seconds)
+    if not 0 < num_train < len(tracked):
+        raise TrackInputError(source.path, f"--train-seconds {settings.train_seconds} leaves {num_train} of its "
+                              f"{len(tracked)} tracked frames for training", "pass a cut shorter than the video "
+                              "that holds at least one tracked frame")  # fmt: skip
+    splits = {"train": range(0, num_train), "val": range(num_train, len(tracked))}
     for name, rows in ((layout.TRANSFORMS_TRAIN, splits["train"]), (layout.TRANSFORMS_VAL, splits["val"])):
         with open(folder / name, "w", encoding="utf-8") as handle:
             json.dump(_transforms(fit, tracked, rows, width, height, source.fps), handle, indent=1)
