@@ -11,6 +11,7 @@ the new person, scored on the same out-of-range ground truth; no fit from the na
 
     python benchmarks/new_identity.py --data DATA --new NEW --out OUT [--iterations 1500]
         [--personalize-iterations 300] [--seeds 0 1 2] [--full-data FULL_RANGE_DATA]
+        [--train-args "--pipeline.model.geometry.plane-gains True"]   # a design variant, for every model
 """
 
 from __future__ import annotations
@@ -66,15 +67,19 @@ def main() -> None:
     parser.add_argument("--personalize-iterations", type=int, default=300)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--full-data", type=Path, help="the same people with the new one's clip at full range")
+    parser.add_argument("--train-args", default="", help="extra ns-train options (e.g. a geometry variant) for every "
+                        "model trained; personalization inherits them from the multi-identity run")  # fmt: skip
+    parser.add_argument("--variants", type=int, nargs="+", help="only these personalization variants (0-3)")
     args = parser.parse_args()
     others = [
         p.name for p in sorted(args.data.iterdir()) if p.is_dir() and p.name[0] not in "_." and p.name != args.new
     ]
     n = args.personalize_iterations
+    extra = args.train_args.split()
     multi_root = args.out / "multi"
     if not list(multi_root.rglob("config.yml")):
         seconds = checked([BIN / "ns-train", args.method, "--data", args.data, "--output-dir", multi_root,
-                           "--max-num-iterations", args.iterations, *COMMON,
+                           "--max-num-iterations", args.iterations, *COMMON, *extra,
                            "mi-nerf-data", "--identities", *others])  # fmt: skip
         print(f"multi-identity model on {', '.join(others)}: {args.iterations} it, {seconds:.0f} s", flush=True)
     multi = newest_config(multi_root)
@@ -89,17 +94,19 @@ def main() -> None:
     rows: dict = {}
     for seed in args.seeds:
         for k, (name, options) in enumerate(variants.items()):
+            if args.variants is not None and k not in args.variants:
+                continue
             root = args.out / f"variant{k}-seed{seed}"
             command = [*personalize, *options, "--seed", seed, "--output-dir", root]
             rows.setdefault(name, []).append(scored(root, command))
         root = args.out / f"scratch-seed{seed}"
         command = [BIN / "ns-train", args.method, "--data", args.data, "--output-dir", root, "--max-num-iterations", n,
-                   "--machine.seed", seed, *COMMON, "mi-nerf-data", "--identities", args.new]  # fmt: skip
+                   "--machine.seed", seed, *COMMON, *extra, "mi-nerf-data", "--identities", args.new]  # fmt: skip
         rows.setdefault("single identity from scratch", []).append(scored(root, command))
         if args.full_data is not None:
             root = args.out / f"ceiling-seed{seed}"
             command = [BIN / "ns-train", args.method, "--data", args.full_data, "--output-dir", root,
-                       "--max-num-iterations", n, "--machine.seed", seed, *COMMON,
+                       "--max-num-iterations", n, "--machine.seed", seed, *COMMON, *extra,
                        "mi-nerf-data", "--identities", args.new]  # fmt: skip
             rows.setdefault(CEILING, []).append(scored(root, command))
         print(f"seed {seed} done", flush=True)

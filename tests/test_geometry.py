@@ -111,11 +111,14 @@ def test_triplane_density_is_zero_outside_the_head_box():
     assert float(density_out.abs().max()) == 0.0 and float(density_in.max()) > 0.0
 
 
-def test_sparse_rendering_with_nothing_to_skip_equals_the_dense_passes():
+@pytest.mark.parametrize("plane_gains", [False, True])
+def test_sparse_rendering_with_nothing_to_skip_equals_the_dense_passes(plane_gains):
     torch.manual_seed(0)
     config = TriplaneGeometryConfig(num_proposal_samples=8, num_samples=8, plane_resolutions=(8, 16), plane_channels=2,
-                                    decoder_dim=16, min_render_weight=0.0)  # fmt: skip
+                                    decoder_dim=16, min_render_weight=0.0, plane_gains=plane_gains)  # fmt: skip
     geometry = config.setup(condition_dim=6, aabb=AABB).eval()
+    if plane_gains:  # gains that differ per ray, so the sparse path's indexing of them is exercised
+        torch.nn.init.normal_(geometry.field.plane_gain.weight, std=0.5)
     bundle, background = rays(7, torch.randn(7, 6)), torch.rand(7, 3)
     dense = geometry(bundle, background)["fine"]
     geometry.occupancy.computed_at.fill_(0)  # a "computed" grid with every cell occupied
@@ -123,6 +126,24 @@ def test_sparse_rendering_with_nothing_to_skip_equals_the_dense_passes():
     sparse = geometry(bundle, background)["fine"]
     for key in ("rgb", "accumulation", "depth", "weights"):
         assert torch.allclose(getattr(sparse, key), getattr(dense, key), atol=1e-5), key
+
+
+def test_plane_gains_start_at_one_and_learn_per_condition():
+    """With plane gains the field starts exactly as without them; the gains then get gradients and differ per ray."""
+    torch.manual_seed(0)
+    sizes = dict(plane_resolutions=(8,), plane_channels=2, decoder_dim=8)
+    plain = TriplaneGeometryConfig(**sizes).setup(condition_dim=4, aabb=AABB)
+    gained = TriplaneGeometryConfig(**sizes, plane_gains=True).setup(condition_dim=4, aabb=AABB)
+    missing, _ = gained.load_state_dict(plain.state_dict(), strict=False)
+    assert missing == ["field.plane_gain.weight", "field.plane_gain.bias"]
+    ray_samples = samples(5, 6, torch.randn(5, 4), start=0.8)
+    density, _ = gained.field.get_density(ray_samples)
+    assert torch.equal(density, plain.field.get_density(ray_samples)[0])
+    density.sum().backward()
+    assert float(gained.field.plane_gain.weight.grad.abs().sum()) > 0
+    torch.nn.init.normal_(gained.field.plane_gain.weight)
+    terms = gained.field.condition_term(torch.randn(2, 4))
+    assert terms.shape == (2, 8 + 2) and not torch.allclose(terms[0, 8:], terms[1, 8:])
 
 
 def test_occupancy_grid_marks_dilated_cells_of_a_density_and_skips_the_rest():

@@ -56,6 +56,7 @@ class TriplaneField(ConditionedField):
         hidden_dim: width of the density decoder and the colour head.
         num_layers: hidden layers of the density decoder (the colour head has one).
         direction_frequencies: octaves of gamma(v).
+        plane_gains: scale each tri-plane feature by a gain from the condition (see ``TriplaneGeometryConfig``).
     """
 
     def __init__(
@@ -67,11 +68,18 @@ class TriplaneField(ConditionedField):
         hidden_dim: int = 64,
         num_layers: int = 2,
         direction_frequencies: int = 4,
+        plane_gains: bool = False,
     ) -> None:
         super().__init__()
         self.register_buffer("aabb", aabb.float().clone(), persistent=False)
         self.grid = TriPlaneEncoding(resolutions, channels)
         self.density_decoder = mlp(self.grid.out_dim + condition_dim, hidden_dim, num_layers, 1 + FEATURE_DIM)
+        self.plane_gain: nn.Linear | None = None
+        if plane_gains:
+            self.plane_gain = nn.Linear(condition_dim, self.grid.out_dim)
+            # Zero: every gain starts at 1, the field starts as the unmodulated one.
+            nn.init.zeros_(self.plane_gain.weight)
+            nn.init.zeros_(self.plane_gain.bias)
         self.build_color_head(FEATURE_DIM, direction_frequencies, 1, hidden_dim)
 
     def normalized_positions(self, positions: Float[Tensor, "*bs 3"]) -> Float[Tensor, "*bs 3"]:
@@ -79,18 +87,26 @@ class TriplaneField(ConditionedField):
         low, high = self.aabb[0], self.aabb[1]
         return (positions - low) / (high - low) * 2.0 - 1.0
 
-    def condition_term(self, condition: Float[Tensor, "*bs C"]) -> Float[Tensor, "*bs H"]:
-        """The condition's share of the density decoder's first layer, bias included (once per ray or condition)."""
+    def condition_term(self, condition: Float[Tensor, "*bs C"]) -> Float[Tensor, "*bs T"]:
+        """What a sample needs of its ray's condition, computed once per ray (or condition): the condition's share of
+        the density decoder's first layer, bias included, then (with plane gains) the gains of the plane features."""
         first = self.density_decoder[0]
-        return F.linear(condition, first.weight[:, self.grid.out_dim :], first.bias)  # the bias too, once
+        term = F.linear(condition, first.weight[:, self.grid.out_dim :], first.bias)  # the bias too, once
+        if self.plane_gain is None:
+            return term
+        return torch.cat([term, 1.0 + self.plane_gain(condition)], dim=-1)
 
     def decode(
-        self, x: Float[Tensor, "*bs 3"], condition_term: Float[Tensor, "*bs H"]
+        self, x: Float[Tensor, "*bs 3"], condition_term: Float[Tensor, "*bs T"]
     ) -> Tuple[Float[Tensor, "*bs 1"], Float[Tensor, "*bs F"]]:
         """Density and geometry feature at normalised positions ``x``, given their ray's ``condition_term``
         (broadcast against ``x``'s batch shape)."""
         first = self.density_decoder[0]
-        hidden = F.linear(self.grid(x), first.weight[:, : self.grid.out_dim])
+        features = self.grid(x)
+        if self.plane_gain is not None:
+            condition_term, gains = condition_term.split([first.out_features, self.grid.out_dim], dim=-1)
+            features = features * gains
+        hidden = F.linear(features, first.weight[:, : self.grid.out_dim])
         raw = self.density_decoder[1:](hidden.add_(condition_term))
         inside = (x.abs() <= 1.0).all(dim=-1, keepdim=True)
         # trunc_exp as nerfstudio's grid fields (nerfacto), capped so it never overflows; nothing outside the head box
@@ -138,6 +154,11 @@ class TriplaneGeometryConfig(GeometryConfig):
     min_render_weight: float = 1e-4
     """When skipping empty space: rays whose opacity stays below this show the background, and samples whose weight
     is below it get no colour."""
+    plane_gains: bool = False
+    """Scale each tri-plane feature by a gain computed from the ray's condition (1 + a linear map, starting at 1),
+    so identity and expression reweight the shared planes' spatial patterns, not only shift the decoder's input: a
+    factorisation over identities with the planes as the shared factors, so a new person can be new gains fitted
+    from few frames (issue 16; measured in BENCHMARKS.md "A new person")."""
 
 
 class TriplaneGeometry(Geometry):
@@ -157,6 +178,7 @@ class TriplaneGeometry(Geometry):
             hidden_dim=config.decoder_dim,
             num_layers=config.decoder_layers,
             direction_frequencies=config.direction_frequencies,
+            plane_gains=config.plane_gains,
         )
         self.occupancy = OccupancyGrid(config.occupancy_resolution)
         proposal = config.num_proposal_samples
@@ -183,7 +205,7 @@ class TriplaneGeometry(Geometry):
         """The same passes as training's, evaluating the field only in occupied cells, only for rays that meet
         density, and the colour only where a sample's weight is at least ``min_render_weight``."""
         min_weight = self.config.min_render_weight
-        condition_terms = self.field.condition_term(rays.metadata[CONDITION])  # [R, H]
+        condition_terms = self.field.condition_term(rays.metadata[CONDITION])  # [R, T]
         samples = self.sampler_uniform(rays)
         x = self.field.normalized_positions(samples.frustums.get_positions())
         density, _ = self._decode_where(x, condition_terms, self.occupancy.lookup(x))
@@ -214,7 +236,7 @@ class TriplaneGeometry(Geometry):
         return Composite(weights=weights, accumulation=accumulation, depth=depth, rgb=rgb)
 
     def _decode_where(
-        self, x: Float[Tensor, "R S 3"], condition_terms: Float[Tensor, "R H"], where: Bool[Tensor, "R S"]
+        self, x: Float[Tensor, "R S 3"], condition_terms: Float[Tensor, "R T"], where: Bool[Tensor, "R S"]
     ) -> Tuple[Float[Tensor, "R S 1"], Float[Tensor, "R S F"]]:
         """Density and features of the samples ``where`` is True; zero elsewhere."""
         density = x.new_zeros(*where.shape, 1)
