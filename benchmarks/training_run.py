@@ -46,7 +46,11 @@ def method_config(
         model = config.pipeline.model
         target = model.geometry if hasattr(model.geometry, name) else model
         current = getattr(target, name)
-        setattr(target, name, type(current)(eval(value) if isinstance(current, tuple) else value))
+        if isinstance(current, bool):  # bool("False") would be True
+            parsed = {"true": True, "false": False}[value.lower()]
+        else:
+            parsed = type(current)(eval(value) if isinstance(current, tuple) else value)
+        setattr(target, name, parsed)
     return config
 
 
