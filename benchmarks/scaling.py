@@ -91,10 +91,11 @@ def plot(args, results: dict) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.8), dpi=120)
-    for batch, rows in results.items():
-        counts = [r[0] for r in rows]
-        ax.plot(counts, [r[1][1] for r in rows], marker="o", label=f"one model ({batch} batches)")
-        ax.plot(counts, [r[3] for r in rows], marker="s", linestyle="--", label=f"N single models ({batch} batches)")
+    for k, (batch, rows) in enumerate(results.items()):
+        counts, colour = [r[0] for r in rows], f"C{k}"
+        ax.plot(counts, [r[1][1] for r in rows], marker="o", color=colour, label=f"one model ({batch} batches)")
+        ax.plot(counts, [r[3] for r in rows], marker="s", linestyle="--", color=colour,
+                label=f"N single models ({batch} batches)")  # fmt: skip
     bar = f"{args.target:g} dB" if args.target is not None else f"{args.margin:g} dB below converged"
     ax.set_xlabel("identities N")
     ax.set_ylabel(f"training seconds to {bar}")
