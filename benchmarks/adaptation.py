@@ -24,11 +24,11 @@ Curve = List[Tuple[int, float, float]]
 """(step, training seconds, held-out head-box PSNR) at every evaluation."""
 
 
-def personalized_curve(args, seed: int) -> Curve:
-    """Personalizing the trained run to ``args.new``'s clip, evaluated every ``args.every`` iterations."""
-    trained, pipeline, _ = load_run(args.load_config, "adaptation benchmark", test_mode="inference")
+def personalized_curve(args, trained, source_model, seed: int) -> Curve:
+    """Personalizing the trained run (its config and model) to ``args.new``'s clip, evaluated every ``args.every``
+    iterations."""
     config = personalization_config(trained, args.data, (args.new,), args.lr, args.code_lr)
-    hook = start_from(pipeline.model, report=lambda _: None)
+    hook = start_from(source_model, report=lambda _: None)
     evals = train_with_evals(config, args.iterations, args.every, args.device, seed, before_training=hook)
     return [(step, seconds, metrics["head_psnr"]) for step, seconds, metrics in evals]
 
@@ -66,10 +66,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    method = load_run(args.load_config, "adaptation benchmark", test_mode="inference")[0].method_name
+    trained, pipeline, _ = load_run(args.load_config, "adaptation benchmark", test_mode="inference")
+    method = trained.method_name
     curves = {"personalized": [], "scratch": []}
     for seed in args.seeds:
-        curves["personalized"].append(personalized_curve(args, seed))
+        curves["personalized"].append(personalized_curve(args, trained, pipeline.model, seed))
         curves["scratch"].append(scratch_curve(args, method, seed))
         print(f"seed {seed}: personalized {curves['personalized'][-1][-1][2]:.2f} dB, scratch "
               f"{curves['scratch'][-1][-1][2]:.2f} dB after {args.iterations} iterations", flush=True)  # fmt: skip

@@ -61,18 +61,22 @@ def time_to_bar(rows: Curve, bar: float) -> Tuple[Optional[int], float]:
     return None, rows[-1][1]
 
 
+def timed(args, rows: Curve) -> tuple:
+    """A model's (iterations, seconds) to its bar, the bar and its converged PSNR."""
+    bar = bar_of(args, rows)
+    return (*time_to_bar(rows, bar), bar, converged(rows))
+
+
 def scaling_rows(args, names: list, batch: str) -> list:
     """Per N of ``args.counts``: (N, joint (it, s, bar, converged), separate it, separate s, mean single converged)."""
     single = {}
     for name in names:
-        rows = curve(args, [name], batch)
-        single[name] = (*time_to_bar(rows, bar_of(args, rows)), bar_of(args, rows), converged(rows))
+        single[name] = timed(args, curve(args, [name], batch))
         print(f"{batch} single {name}: {single[name][0]} it, {single[name][1]:.1f} s to {single[name][2]:.2f} dB "
               f"(converged {single[name][3]:.2f})", flush=True)  # fmt: skip
     table = []
     for n in args.counts:
-        rows = curve(args, names[:n], batch)
-        joint = (*time_to_bar(rows, bar_of(args, rows)), bar_of(args, rows), converged(rows))
+        joint = timed(args, curve(args, names[:n], batch))
         separate_it = sum(single[name][0] or args.max_iterations for name in names[:n])
         separate_s = sum(single[name][1] for name in names[:n])
         single_converged = sum(single[name][3] for name in names[:n]) / n

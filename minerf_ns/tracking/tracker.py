@@ -8,7 +8,8 @@ Written under ``OUT/<name>/``::
     bc.jpg                     the static background (median of uncovered pixels, holes inpainted)
     track_params.pt            exp [N, 53], euler [N, 3], trans [N, 3] (decimetres), focal [1], id [1, K],
                                frame_ids [N]: row r belongs to frame frame_ids[r] (skipped frames have no row)
-    transforms_train.json      tracked frames but the last 10%: focal_len, cx, cy, frames[].img_id/transform_matrix
+    transforms_train.json      tracked frames but the last 10% (or those of the first --train-seconds): focal_len,
+                               cx, cy, frames[].img_id/transform_matrix
     transforms_val.json        the last 10% of the tracked frames (or all after --train-seconds)
     aud.wav                    the video's sound for the frames used, 16 kHz mono (videos with an audio stream)
     track_report.json          frames tracked and skipped, reprojection error, focal, timings, warnings
