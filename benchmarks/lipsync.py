@@ -1,18 +1,22 @@
 """Lip-sync of the audio-to-expression models, measured without SyncNet (not available offline).
 
-    python benchmarks/lipsync.py --data DATA [--held-out-seconds 2] [--seeds 0 1 2] [--espeak]
+    python benchmarks/lipsync.py --data DATA [--held-out-seconds 2] [--folds 4] [--seeds 0 1 2] [--espeak]
 
 DATA is a dataset with aud.wav per video (``minerf-track`` of the real clips). The last ``--held-out-seconds`` of each
-video are held out; the learned mapping is fitted on the rest of every video jointly. On the held-out seconds, for the
+video are held out (with ``--folds K``: each of K consecutive windows of that length in turn, a cross-validation); the
+learned mapping is fitted on the rest of every video jointly. On the held-out seconds, for the
 viseme prior and the learned mapping: the correlation of the predicted jawOpen and lip-closure curves with the tracked
 ones, and the offset (frames) that maximises their cross-correlation (positive: prediction late). Also the correlation
 of the predicted jawOpen with the lip gap FaceMesh's landmarks measure in the frames (a reference independent of the
-3DMM fit). ``--espeak``: on espeak-ng sentences, whether the prior closes the lips at each bilabial espeak reports.
+3DMM fit). ``--espeak``: on espeak-ng sentences, whether the prior closes the lips at each bilabial espeak reports,
+with phones recognised from the sound and aligned to the sentence (``minerf-render speak --transcript``; a sentence
+that does not align is counted with recognised phones).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import wave
 from pathlib import Path
@@ -27,8 +31,8 @@ from minerf_ns.audio.driving import calibrated_prior
 from minerf_ns.audio.features import prior_for_frames
 from minerf_ns.audio.lipsync import best_offset, correlation, lip_curves
 from minerf_ns.audio.mapping import MappingSettings, fit_mapping
-from minerf_ns.audio.phones import recognize_phones
-from minerf_ns.audio.training_data import clips_from_videos
+from minerf_ns.audio.phones import TranscriptError, recognize_phones, timed_phones
+from minerf_ns.audio.training_data import clips_from_videos, held_out_mask
 from minerf_ns.audio.waveform import SAMPLE_RATE, read_audio
 from minerf_ns.tracking.face_landmarker import FaceLandmarker
 
@@ -66,61 +70,90 @@ def scores(predicted: np.ndarray, tracked: np.ndarray, gap: np.ndarray, names) -
     }
 
 
-def real(data: Path, held_seconds: float, seeds: list[int]) -> None:
+def real(data: Path, held_seconds: float, seeds: list[int], folds: int) -> None:
     videos = [v for v in read_dataset(data) if v.audio is not None]
     names = expression_names(videos[0].expression_dim)
-    fraction = {v.name: held_seconds * v.fps / v.num_frames for v in videos}
-    split = clips_from_videos(videos, held_out_fraction=max(fraction.values()))
-    print(f"{len(videos)} videos with sound; held out the last {held_seconds:g} s of each; fitted on "
-          f"{sum(len(c.features) for c in split.train)} frames")  # fmt: skip
+    duration = min((int(v.frame_numbers().max()) + 1) / v.fps for v in videos)
+    if folds * held_seconds > duration + 1e-9:
+        sys.exit(f"{folds} folds of {held_seconds:g} s do not fit the shortest video ({duration:g} s)")
+    # one window: the last seconds of every video; several: consecutive windows from the start, each held out in turn
+    windows = [(duration - held_seconds, duration)] if folds == 1 else [
+        (f * held_seconds, (f + 1) * held_seconds) for f in range(folds)
+    ]  # fmt: skip
+    gaps = {v.name: lip_gap(v) for v in videos}
     rows = []
-    for video in videos:
-        held = next(c for c in split.held_out if c.identity == video.name)
-        count = len(held.features)
-        frame_ids = video.frame_numbers()[-count:]
-        samples = read_audio(video.audio, duration_s=(int(video.frame_numbers().max()) + 1) / video.fps,
-                             require_sound=False)  # fmt: skip
-        phones = recognize_phones(samples)
-        own = video.expressions[:-count]
-        prior = calibrated_prior(prior_for_frames(phones, frame_ids, video.fps, names), own, names)
-        gap = lip_gap(video)[-count:]
-        rows.append((video.name, "viseme prior", scores(prior, held.expressions, gap, names)))
-        for seed in seeds:
-            mapping = fit_mapping(split.train, MappingSettings(seed=seed))
-            rows.append((video.name, f"learned, seed {seed}", scores(mapping.predict(held.features, video.name),
-                                                                      held.expressions, gap, names)))  # fmt: skip
-    print("| video | model | jawOpen r | offset | lip closure r | offset | jawOpen vs landmark lip gap r | offset |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, model, s in rows:
-        print(f"| {name} | {model} | {s['jaw_r']:.2f} | {s['jaw_offset']:+d} | {s['closure_r']:.2f} | "
-              f"{s['closure_offset']:+d} | {s['gap_r']:.2f} | {s['gap_offset']:+d} |")  # fmt: skip
+    for window in windows:
+        split = clips_from_videos(videos, held_out_seconds=window)
+        print(f"held out {window[0]:g}-{window[1]:g} s of each of {len(videos)} videos; fitted on "
+              f"{sum(len(c.features) for c in split.train)} frames", flush=True)  # fmt: skip
+        for video in videos:
+            mask = held_out_mask(video.frame_numbers(), video.fps, window)
+            held = next(c for c in split.held_out if c.identity == video.name)
+            frame_ids = video.frame_numbers()[mask]
+            samples = read_audio(video.audio, duration_s=(int(video.frame_numbers().max()) + 1) / video.fps,
+                                 require_sound=False)  # fmt: skip
+            raw_prior = prior_for_frames(recognize_phones(samples), frame_ids, video.fps, names)
+            prior = calibrated_prior(raw_prior, video.expressions[~mask], names)
+            gap = gaps[video.name][mask]
+            rows.append((video.name, window, "viseme prior", scores(prior, held.expressions, gap, names)))
+            for seed in seeds:
+                mapping = fit_mapping(split.train, MappingSettings(seed=seed))
+                predicted = mapping.predict(held.features, video.name)
+                rows.append((video.name, window, "learned", scores(predicted, held.expressions, gap, names)))
+    print("\n| video | held out | model | jawOpen r | offset | lip closure r | offset | jawOpen vs landmark lip gap r "
+          "| offset |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+    for name, window, model, s in rows:
+        print(
+            f"| {name} | {window[0]:g}-{window[1]:g} s | {model} | {s['jaw_r']:.2f} | {s['jaw_offset']:+d} | "
+            f"{s['closure_r']:.2f} | {s['closure_offset']:+d} | {s['gap_r']:.2f} | {s['gap_offset']:+d} |"
+        )
+    print(f"\nover {len(windows)} held-out window(s) (learned: x {len(seeds)} seeds): mean, [min, max]; offsets "
+          "within +-1 frame\n\n| video | model | jawOpen r | jawOpen offset within +-1 | lip closure r | "
+          "landmark lip gap r |\n|---|---|---|---|---|---|")  # fmt: skip
+    for name in [v.name for v in videos]:
+        for model in ("viseme prior", "learned"):
+            chosen = [s for n, _, m, s in rows if n == name and m == model]
+
+            def spread(key: str, chosen=chosen) -> str:
+                values = [s[key] for s in chosen]
+                return f"{np.mean(values):.2f} [{min(values):.2f}, {max(values):.2f}]"
+
+            near = sum(abs(s["jaw_offset"]) <= 1 for s in chosen)
+            print(
+                f"| {name} | {model} | {spread('jaw_r')} | {near} of {len(chosen)} | {spread('closure_r')} | "
+                f"{spread('gap_r')} |"
+            )
 
 
-def espeak_closures(fps: float = 25.0) -> None:
+def espeak_closures(voices: list[str], fps: float = 25.0) -> None:
     names = expression_names(53)
-    hits, count = 0, 0
-    for text in ESPEAK_SENTENCES:
-        samples, rate, phonemes = espeak.speak(text)
-        path = Path(tempfile.mkdtemp()) / "s.wav"
-        with wave.open(str(path), "wb") as handle:
-            handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(rate)
-            handle.writeframes(samples.tobytes())
-        audio = read_audio(path)
-        frames = int(len(audio) / SAMPLE_RATE * fps) + 1
-        closure = lip_curves(prior_for_frames(recognize_phones(audio), np.arange(frames), fps, names), names)
-        closure = closure["lip_closure"]
-        for phoneme in phonemes:
-            if phoneme.name not in espeak.BILABIAL_PHONEMES:
-                continue
-            count += 1
-            lo = max(0, int(np.floor(phoneme.start_s * fps)) - 2)
-            hi = min(frames, int(np.ceil(phoneme.end_s * fps)) + 3)
-            peak = lo + int(np.argmax(closure[lo:hi]))
-            hits += bool(closure[peak] >= 0.5)
-    print(
-        f"espeak-ng, {len(ESPEAK_SENTENCES)} sentences, {count} bilabial phonemes: the prior's lip closure reaches "
-        f"half of a full closure within 2 frames of the phoneme's span for {hits} ({100 * hits / count:.0f}%)"
-    )
+    print("\n| espeak-ng voice | phones | bilabials closed within 2 frames |\n|---|---|---|")
+    for voice in voices:
+        for how in ("recognised from the sound", "aligned to the sentence"):
+            hits, count, aligned = 0, 0, 0
+            for text in ESPEAK_SENTENCES:
+                samples, rate, phonemes = espeak.speak(text, voice=voice)
+                path = Path(tempfile.mkdtemp()) / "s.wav"
+                with wave.open(str(path), "wb") as handle:
+                    handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(rate)
+                    handle.writeframes(samples.tobytes())
+                audio = read_audio(path)
+                frames = int(len(audio) / SAMPLE_RATE * fps) + 1
+                try:
+                    phones = timed_phones(audio, text if how.startswith("aligned") else None)
+                    aligned += how.startswith("aligned")
+                except TranscriptError:
+                    phones = timed_phones(audio)
+                closure = lip_curves(prior_for_frames(phones, np.arange(frames), fps, names), names)["lip_closure"]
+                for phoneme in phonemes:
+                    if phoneme.name not in espeak.BILABIAL_PHONEMES:
+                        continue
+                    count += 1
+                    lo = max(0, int(np.floor(phoneme.start_s * fps)) - 2)
+                    hi = min(frames, int(np.ceil(phoneme.end_s * fps)) + 3)
+                    hits += bool(closure[lo:hi].max() >= 0.5)
+            note = f" ({aligned} of {len(ESPEAK_SENTENCES)} sentences aligned)" if how.startswith("aligned") else ""
+            print(f"| {voice} | {how}{note} | {hits} of {count} ({100 * hits / count:.0f}%) |", flush=True)
 
 
 def main() -> None:
@@ -128,12 +161,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path)
     parser.add_argument("--held-out-seconds", type=float, default=2.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--folds", type=int, default=1, help="hold out each of this many consecutive windows in turn "
+                        "(1: the last --held-out-seconds only)")  # fmt: skip
     parser.add_argument("--espeak", action="store_true")
+    parser.add_argument("--voices", nargs="+", default=["en-us", "en-us+klatt2"], help="espeak-ng voices")
     args = parser.parse_args()
     if args.data:
-        real(args.data, args.held_out_seconds, args.seeds)
+        real(args.data, args.held_out_seconds, args.seeds, args.folds)
     if args.espeak:
-        espeak_closures()
+        espeak_closures(args.voices)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,22 @@ class TransferGroundTruth:
                                "generate the dataset with minerf-synth --transfer", tool="minerf-eval")  # fmt: skip
         return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
 
+    def expression_region(self, target: str, source: str, frame: int, dilate: int = 2) -> np.ndarray:
+        """The pixels that ``source``'s expression ``frame`` changes on ``target``: where the true transfer image
+        differs from ``target``'s own frame (same pose, its own expression) by more than 0.1 in a channel, grown by
+        ``dilate`` pixels so that a closed mouth's edge counts. Bool [H, W]; empty for ``target == source``. Scores
+        here measure expression generalisation alone, where head-box scores are dominated by the unchanged face and
+        hair."""
+        if target == source:
+            image = self.image(target, target, frame)
+            return np.zeros(image.shape[:2], dtype=bool)
+        changed = np.abs(self.image(target, source, frame) - self.image(target, target, frame)).max(-1) > 0.1
+        grown = changed.copy()
+        for dy in range(-dilate, dilate + 1):
+            for dx in range(-dilate, dilate + 1):
+                grown |= np.roll(np.roll(changed, dy, axis=0), dx, axis=1)
+        return grown
+
     def background(self, name: str) -> np.ndarray:
         """Video ``name``'s background image float32 [H, W, 3]."""
         return np.asarray(Image.open(self.root / name / BACKGROUND_FILE).convert("RGB"), dtype=np.float32) / 255.0

@@ -53,6 +53,12 @@ class ImageMetrics:
         kernel = min(11, (min(p.shape[-2:]) // 2) * 2 - 1)
         return structural_similarity_index_measure(p, t, data_range=1.0, kernel_size=kernel)
 
+    @staticmethod
+    def masked_psnr(pred: Float[Tensor, "H W 3"], target: Float[Tensor, "H W 3"], mask: Bool[Tensor, "H W"]) -> Tensor:
+        """PSNR over the pixels of ``mask`` only (images in [0, 1])."""
+        mse = torch.mean((pred.float().clamp(0, 1)[mask] - target.float()[mask]) ** 2)
+        return -10.0 * torch.log10(mse.clamp(min=1e-10))
+
     def lpips_model(self):
         """The LPIPS metric, or None when its AlexNet weights are missing."""
         if not self._lpips_checked:

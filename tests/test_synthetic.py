@@ -121,3 +121,19 @@ def test_a_narrow_identity_keeps_a_small_expression_range_and_the_others_exceed_
         assert others[:, k].max() > 3 * dev[:, k].max()
     blink = names.index("eyeBlink_L")
     assert np.array_equal(dev[:, blink], dev_full[:, blink])
+
+
+def test_expression_region_is_the_part_of_the_face_another_expression_changes(synth_dataset):
+    """minerf-eval's expression_psnr pixels: inside the head, a small part of it, none for the person's own frame."""
+    from dataparsers.transfer_ground_truth import TransferGroundTruth
+
+    root, meta = synth_dataset
+    truth = TransferGroundTruth(root)
+    for k in (5, 19):
+        region = truth.expression_region("ada", "ben", k)
+        head = render_from_meta(meta, "ada", k).head
+        grown_head = cv2.dilate(head.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+        assert region.shape == head.shape and region.any()
+        assert not (region & ~grown_head).any()  # the changed pixels (and their 2-pixel margin) are on the head
+        assert 0.02 < region.sum() / head.sum() < 0.5, region.sum() / head.sum()
+        assert not truth.expression_region("ada", "ada", k).any()

@@ -83,6 +83,9 @@ def test_eval_transfer_scores_every_pair_and_writes_figures(trained_two_of_three
     assert all(sorted(row) == ["ada", "ben", "cleo"] for row in result["pairs"].values())  # every driving video
     for summary in (result["transfer"], result["self_reenactment"]):
         assert 8.0 < summary["head_psnr"] < 40.0 and 0.0 < summary["head_ssim"] <= 1.0
+    # the pixels another expression changes score lower than the head box around them; one's own frames have none
+    assert 5.0 < result["transfer"]["expression_psnr"] < result["transfer"]["head_psnr"]
+    assert 0.0 < result["transfer"]["expression_pixels"] < 0.3 and "expression_psnr" not in result["self_reenactment"]
     assert result["method"] == "mi-nerf-fast" and result["interaction"] == "multiplicative"
     grid = np.asarray(Image.open(out / "transfer_grid.png"))
     assert grid.shape == (2 * 192, 3 * 192, 3)  # identities x driving videos, 64 px enlarged x3

@@ -11,7 +11,7 @@ from jaxtyping import Float
 
 from minerf_ns.audio.features import frame_features, prior_for_frames
 from minerf_ns.audio.mapping import AudioToExpression
-from minerf_ns.audio.phones import recognize_phones
+from minerf_ns.audio.phones import Phone, recognize_phones
 from minerf_ns.audio.visemes import viseme_targets
 from minerf_ns.audio.waveform import SAMPLE_RATE
 
@@ -43,6 +43,7 @@ def expressions_from_audio(
     expression_names: Optional[Sequence[str]],
     mapping: Optional[AudioToExpression] = None,
     identity: Optional[str] = None,
+    phones: Optional[Sequence[Phone]] = None,
 ) -> Float[np.ndarray, "T d"]:
     """One expression per video frame of the audio, in the identity's basis.
 
@@ -53,9 +54,10 @@ def expressions_from_audio(
         expression_names: the basis's blendshape names (the prior needs ICT-FaceKit's; None for another basis).
         mapping: the learned mapping; None: the viseme prior.
         identity: whose speaking style the mapping uses.
+        phones: the audio's timed phones (e.g. aligned to a transcript); recognised from the sound when not given.
     """
     frame_ids = np.arange(num_video_frames(len(samples), fps))
-    phones = recognize_phones(samples)
+    phones = recognize_phones(samples) if phones is None else phones
     if mapping is not None:
         return mapping.predict(frame_features(samples, frame_ids, fps, phones), identity)
     if expression_names is None:

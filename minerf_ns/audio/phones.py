@@ -1,11 +1,13 @@
-"""Timed phone recognition, offline: pocketsphinx's en-us acoustic model and phone language model, both shipped inside
-the ``pocketsphinx`` wheel (nothing is downloaded)."""
+"""Timed phones, offline, from pocketsphinx's en-us acoustic model, phone language model and pronouncing dictionary,
+all shipped inside the ``pocketsphinx`` wheel (nothing is downloaded): recognised from the sound alone, or aligned to
+a transcript of what is said (exact phones, only their times are searched)."""
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 from jaxtyping import Float
@@ -29,23 +31,34 @@ class Phone:
         return 0.5 * (self.start_s + self.end_s)
 
 
+class TranscriptError(ValueError):
+    """A transcript that cannot be aligned to its audio (words the dictionary lacks, or speech that does not match)."""
+
+
+def _decoder(**options):
+    from pocketsphinx import Decoder, get_model_path
+
+    model = os.path.join(get_model_path(), "en-us")
+    return Decoder(hmm=os.path.join(model, "en-us"), dict=os.path.join(model, "cmudict-en-us.dict"),
+                   samprate=SAMPLE_RATE, loglevel="FATAL", **options)  # fmt: skip
+
+
+def _pcm(samples: Float[np.ndarray, " samples"]) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
 def recognize_phones(samples: Float[np.ndarray, " samples"]) -> List[Phone]:
     """The phones of a 16 kHz mono waveform, in time order, covering it without gaps.
 
     pocketsphinx reports at 100 frames a second; a phone spans its first frame's start to its last frame's end.
     """
-    from pocketsphinx import Decoder, get_model_path
+    from pocketsphinx import get_model_path
 
-    model = get_model_path()
-    decoder = Decoder(
-        hmm=os.path.join(model, "en-us", "en-us"),
-        allphone=os.path.join(model, "en-us", "en-us-phone.lm.bin"),
-        lw=2.0, beam=1e-20, pbeam=1e-20, samprate=SAMPLE_RATE, loglevel="FATAL",
-    )  # fmt: skip
+    decoder = _decoder(allphone=os.path.join(get_model_path(), "en-us", "en-us-phone.lm.bin"), lw=2.0, beam=1e-20,
+                       pbeam=1e-20)  # fmt: skip
     frame_rate = float(decoder.config["frate"])
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
     decoder.start_utt()
-    decoder.process_raw(pcm, full_utt=True)
+    decoder.process_raw(_pcm(samples), full_utt=True)
     decoder.end_utt()
     phones = []
     for segment in decoder.seg():
@@ -53,3 +66,59 @@ def recognize_phones(samples: Float[np.ndarray, " samples"]) -> List[Phone]:
         label = label if label.isalpha() else SILENCE  # +NSN+, +SPN+, <sil>: noise and pauses
         phones.append(Phone(label, segment.start_frame / frame_rate, (segment.end_frame + 1) / frame_rate))
     return phones
+
+
+def transcript_words(transcript: str) -> List[str]:
+    """The dictionary's spelling of a transcript's words: lower case, letters and apostrophes; digits and other
+    signs separate words (write numbers as words)."""
+    return re.sub(r"[^a-z']+", " ", transcript.lower()).split()
+
+
+def align_phones(samples: Float[np.ndarray, " samples"], transcript: str) -> List[Phone]:
+    """The phones of ``transcript`` aligned to a 16 kHz mono waveform of it being said, covering it without gaps
+    (pauses as silence). Exact phones (the dictionary's pronunciation), where recognition from the sound alone misses
+    many, most of all the silent closures of p and b.
+
+    Raises:
+        TranscriptError: a word the dictionary lacks, or the speech cannot be aligned to the words.
+    """
+    words = transcript_words(transcript)
+    decoder = _decoder()
+    unknown = [w for w in words if decoder.lookup_word(w) is None]
+    if not words or unknown:
+        raise TranscriptError(f"words not in the pronouncing dictionary: {' '.join(unknown)}" if unknown else
+                              "the transcript has no words")  # fmt: skip
+    frame_rate = float(decoder.config["frate"])
+    pcm = _pcm(samples)
+    decoder.set_align_text(" ".join(words))
+    for words_pass in (True, False):  # words first; then, from their alignment, the phones
+        try:
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            if decoder.seg() is None:
+                raise RuntimeError("no alignment reached the transcript's end")
+            if words_pass:
+                decoder.set_alignment()
+        except RuntimeError:  # pocketsphinx's way of saying the search found no path through the words
+            raise TranscriptError(
+                "the speech could not be aligned to the transcript (does it say those words?)"
+            ) from None
+    phones: List[Phone] = []
+    for word in decoder.get_alignment():
+        for phone in word:
+            start, end = phone.start / frame_rate, (phone.start + phone.duration) / frame_rate
+            if phones and start > phones[-1].end_s + 1e-6:
+                phones.append(Phone(SILENCE, phones[-1].end_s, start))
+            phones.append(Phone(phone.name.upper() if phone.name.isalpha() else SILENCE, start, end))
+    duration = len(samples) / SAMPLE_RATE
+    if phones and phones[0].start_s > 0:
+        phones.insert(0, Phone(SILENCE, 0.0, phones[0].start_s))
+    if phones and phones[-1].end_s < duration:
+        phones.append(Phone(SILENCE, phones[-1].end_s, duration))
+    return phones
+
+
+def timed_phones(samples: Float[np.ndarray, " samples"], transcript: Optional[str] = None) -> List[Phone]:
+    """The phones of the audio: aligned to ``transcript`` when one is given, else recognised from the sound."""
+    return recognize_phones(samples) if transcript is None else align_phones(samples, transcript)

@@ -29,12 +29,19 @@ def _contiguous_runs(mask: np.ndarray) -> List[slice]:
     return [slice(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
-def clips_from_videos(videos: Sequence, held_out_fraction: float | None = None) -> SplitClips:
+def held_out_mask(frame_ids: np.ndarray, fps: float, seconds: tuple[float, float]) -> np.ndarray:
+    """Which of the frames ``frame_ids`` are shown between ``seconds[0]`` (included) and ``seconds[1]``."""
+    times = np.asarray(frame_ids, dtype=np.float64) / fps
+    return (times >= seconds[0] - 1e-9) & (times < seconds[1] - 1e-9)
+
+
+def clips_from_videos(videos: Sequence, held_out_seconds: tuple[float, float] | None = None) -> SplitClips:
     """Training clips from dataparser ``VideoRecord``s (``audio``, ``frame_numbers()``, ``fps``, ``expressions``,
     ``held_out``).
 
     Args:
-        held_out_fraction: hold out this last fraction of each video instead of the dataset's own split.
+        held_out_seconds: hold out the frames shown from ``start`` to ``end`` seconds of each video instead of the
+            dataset's own split (the lip-sync benchmark's folds).
 
     Raises:
         AudioInputError: a video's ``aud.wav`` cannot be decoded.
@@ -49,8 +56,8 @@ def clips_from_videos(videos: Sequence, held_out_fraction: float | None = None) 
         samples = read_audio(video.audio, duration_s=duration, require_sound=False)
         features = frame_features(samples, frame_ids, video.fps, recognize_phones(samples))
         mask = np.asarray(video.held_out, dtype=bool)
-        if held_out_fraction is not None:
-            mask = np.arange(len(frame_ids)) >= int(round((1.0 - held_out_fraction) * len(frame_ids)))
+        if held_out_seconds is not None:
+            mask = held_out_mask(frame_ids, video.fps, held_out_seconds)
         for runs, out in ((_contiguous_runs(~mask), train), (_contiguous_runs(mask), held)):
             for run in runs:
                 out.append(Clip(video.name, features[run], video.expressions[run]))

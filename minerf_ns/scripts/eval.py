@@ -4,8 +4,10 @@
 
 For every identity A of the model and every video B of the dataset, A is rendered with B's expression k under A's
 pose k and compared with the true image (PSNR/SSIM, LPIPS when its weights exist, on the head box and the whole
-frame); A == B is self-reenactment. Also writes the paper's figures: identity codes in 2-D, singular values of the
-interaction module's matrices, and a grid of identities x driving expressions.
+frame); A == B is self-reenactment. ``expression_psnr`` (transfer only) scores just the pixels B's expression changes
+on A (where the true image differs from A's own frame k, same pose): expression generalisation without the face and
+hair that head-box scores are mostly made of. Also writes the paper's figures: identity codes in 2-D, singular
+values of the interaction module's matrices, and a grid of identities x driving expressions.
 
     minerf-eval transfer --load-config outputs/.../config.yml --output-dir transfer-eval
 """
@@ -29,7 +31,7 @@ from minerf_ns.media import display_factor, label, upscale, write_png
 
 CONSOLE = Console()
 TOOL = "minerf-eval transfer"
-METRIC_KEYS = ("head_psnr", "head_ssim", "psnr", "ssim")
+METRIC_KEYS = ("head_psnr", "head_ssim", "psnr", "ssim", "expression_psnr")
 
 
 @dataclass
@@ -77,9 +79,12 @@ class EvalTransfer:
                     for k, render in zip(frames, renders):
                         image = truth.image(target, source, k)
                         box = box_image(box_from_mask(np.abs(image - background).max(-1) > 0.1), *image.shape[:2])
-                        metrics = model.metrics.image_metrics(
-                            torch.from_numpy(render).float() / 255.0, torch.from_numpy(image), box
-                        )
+                        pred, true = torch.from_numpy(render).float() / 255.0, torch.from_numpy(image)
+                        metrics = model.metrics.image_metrics(pred, true, box)
+                        region = torch.from_numpy(truth.expression_region(target, source, k))
+                        if region.any():
+                            metrics["expression_psnr"] = float(model.metrics.masked_psnr(pred, true, region))
+                            metrics["expression_pixels"] = float(region.float().mean())
                         for key, value in metrics.items():
                             scores[target][source].setdefault(key, []).append(float(value))
         pairs = {a: {b: {k: float(np.mean(v)) for k, v in row[b].items()} for b in row} for a, row in scores.items()}
@@ -130,7 +135,8 @@ def mean_over(pairs: Dict[str, Dict[str, Dict[str, float]]], same: bool) -> Dict
     chosen = [m for a, row in pairs.items() for b, m in row.items() if (a == b) == same]
     if not chosen:
         return {}
-    return {key: float(np.mean([m[key] for m in chosen])) for key in chosen[0]}
+    keys = dict.fromkeys(key for m in chosen for key in m)  # expression_psnr exists only where an expression changed
+    return {key: float(np.mean([m[key] for m in chosen if key in m])) for key in keys}
 
 
 def print_table(summary: dict) -> None:

@@ -140,6 +140,9 @@ class RenderSpeak:
     """Frame rate of the video (one expression per frame)."""
     max_seconds: Optional[float] = None
     """Use only the first this many seconds of the audio."""
+    transcript: Optional[str] = None
+    """What the audio says, in English words (the text, or a .txt file holding it): its phones are then aligned to
+    the sound, exact, instead of recognised from it (which misses many lip closures). For speech made from text."""
     overwrite: bool = False
     """Replace existing outputs."""
 
@@ -147,6 +150,7 @@ class RenderSpeak:
         from minerf_ns.audio.basis import expression_names
         from minerf_ns.audio.driving import expressions_from_audio
         from minerf_ns.audio.mapping import load_mapping_file
+        from minerf_ns.audio.phones import TranscriptError, timed_phones
         from minerf_ns.audio.waveform import SAMPLE_RATE, AudioInputError, read_audio, write_wav
         from minerf_ns.layout import AUDIO_MAPPING_FILE
         from minerf_ns.transfer import transfer_poses
@@ -163,6 +167,16 @@ class RenderSpeak:
             samples = read_audio(self.audio)
         except AudioInputError as err:
             fail(SPEAK, str(err))
+        text = self.transcript
+        if text is not None and text.endswith(".txt"):
+            if not Path(text).is_file():
+                fail(SPEAK, f"{text}: no such transcript file. Fix: pass the text itself or an existing .txt file")
+            text = Path(text).read_text(errors="replace")
+        try:  # aligned on the whole audio, which the transcript describes; --max-seconds cuts the result
+            phones = timed_phones(samples, text)
+        except TranscriptError as err:
+            fail(SPEAK, f"{self.audio}: {err}. Fix: correct --transcript (words spelt out, numbers as words), or leave "
+                 "it out to recognise the phones from the sound")  # fmt: skip
         if self.max_seconds is not None:
             samples = samples[: int(self.max_seconds * SAMPLE_RATE)]
         mapping_path = None if self.mapping == "prior" else Path(self.mapping)
@@ -190,8 +204,10 @@ class RenderSpeak:
             fail(SPEAK, f"the viseme prior drives ICT-FaceKit's 53 blendshapes; this run's expressions have {dim} "
                  f"values. Fix: {fix}")  # fmt: skip
         own = model.catalogue.expressions[target].numpy()
-        driving = expressions_from_audio(samples, self.fps, own, names, mapping, self.identity)
-        source = "learned mapping" if mapping is not None else "viseme prior"
+        driving = expressions_from_audio(samples, self.fps, own, names, mapping, self.identity, phones)
+        source = ("learned mapping" if mapping is not None else "viseme prior") + (
+            ", phones aligned to the transcript" if text is not None else ""
+        )
         CONSOLE.print(f"{len(driving)} frames from {len(samples) / SAMPLE_RATE:.2f} s of audio ({source})")
         if self.expressions_out is not None:
             self.expressions_out.parent.mkdir(parents=True, exist_ok=True)
