@@ -54,10 +54,18 @@ def codes_only_until(model, first_network_step: int) -> TrainingCallback:
     return TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], release)
 
 
-def personalization_config(config, data: Optional[Path], identities: Sequence[str], lr: float, code_lr: float):
+def personalization_config(
+    config,
+    data: Optional[Path],
+    identities: Sequence[str],
+    lr: float,
+    code_lr: float,
+    grid_lr: Optional[float] = None,
+):
     """A copy of a trained run's ``config`` that fine-tunes it (paper sec. 3.4): on ``identities`` of ``data`` (default:
-    the run's own data), the network at ``lr`` with the interaction module frozen, the codes at ``code_lr``; each
-    schedule decays to a tenth of its rate. Its output folder, iterations and seed are left to ``configure_run``."""
+    the run's own data), the network at ``lr`` (a tri-plane geometry's grids at ``grid_lr`` when given) with the
+    interaction module frozen, the codes at ``code_lr``; each schedule decays to a tenth of its rate. Its output
+    folder, iterations and seed are left to ``configure_run``."""
     new = copy.deepcopy(config)
     new.pipeline.datamanager.data = data or config.pipeline.datamanager.data
     new.pipeline.datamanager.dataparser.data = new.pipeline.datamanager.data
@@ -66,7 +74,7 @@ def personalization_config(config, data: Optional[Path], identities: Sequence[st
     new.load_dir = None
     new.load_checkpoint = None
     for name, group in new.optimizers.items():
-        rate = code_lr if name == "codes" else lr
+        rate = code_lr if name == "codes" else grid_lr if name == "grids" and grid_lr is not None else lr
         group["optimizer"].lr = rate
         group["scheduler"].lr_final = rate / 10
     return new

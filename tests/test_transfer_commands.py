@@ -185,3 +185,23 @@ def test_personalize_bad_input_gives_one_line(trained_two_of_three, tmp_path, mi
                 "--output-dir", str(tmp_path / "outputs"), cwd=tmp_path)  # fmt: skip
     assert ("nope.yml: no such config" in err) if missing == "config" else ("no video named zoe" in err)
     assert not (tmp_path / "outputs").exists() or missing == "identity"
+
+
+def test_personalization_rates_per_group():
+    """--lr for the network, --code-lr for the codes, --grid-lr for a tri-plane's grids (default: --lr); each decays to
+    a tenth; the interaction module is frozen."""
+    from minerf_ns.config import mi_nerf_fast_method
+    from minerf_ns.personalization import personalization_config
+
+    config = mi_nerf_fast_method.config
+    plain = personalization_config(config, None, ("cleo",), lr=1e-3, code_lr=2e-3)
+    grids = personalization_config(config, None, ("cleo",), lr=1e-3, code_lr=2e-3, grid_lr=1e-2)
+    assert {name: g["optimizer"].lr for name, g in plain.optimizers.items()} == {
+        "fields": 1e-3, "codes": 2e-3, "grids": 1e-3
+    }  # fmt: skip
+    assert {name: g["optimizer"].lr for name, g in grids.optimizers.items()} == {
+        "fields": 1e-3, "codes": 2e-3, "grids": 1e-2
+    }  # fmt: skip
+    assert grids.optimizers["grids"]["scheduler"].lr_final == pytest.approx(1e-3)
+    assert grids.pipeline.model.freeze_interaction and grids.pipeline.datamanager.dataparser.identities == ("cleo",)
+    assert config.optimizers["grids"]["optimizer"].lr == 2e-2  # the method's own config is untouched

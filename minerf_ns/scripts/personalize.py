@@ -45,6 +45,9 @@ class Personalize:
     """Learning rate of the network (paper sec. 3.4: 1e-5); the interaction module stays frozen."""
     code_lr: float = 2e-3
     """Learning rate of the identity and latent codes (a new identity's codes start from the mean)."""
+    grid_lr: Optional[float] = None
+    """Learning rate of the tri-plane grids (mi-nerf-fast; default: --lr). Training from scratch gives them 10x the
+    network's rate."""
     output_dir: Path = Path("outputs")
     """Where the new run folder goes (nerfstudio layout)."""
     experiment_name: Optional[str] = None
@@ -62,7 +65,7 @@ class Personalize:
             fail(TOOL, f"--codes-only-iterations {self.codes_only_iterations}: must be between 0 and --iterations "
                  f"({self.iterations}). Fix: pass a number in that range (nothing written)")  # fmt: skip
         config, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
-        new = personalization_config(config, self.data, self.identities, self.lr, self.code_lr)
+        new = personalization_config(config, self.data, self.identities, self.lr, self.code_lr, self.grid_lr)
         experiment = self.experiment_name or f"{Path(new.pipeline.datamanager.data).name}-personalized"
         device = "cuda" if torch.cuda.is_available() else "cpu"
         configure_run(new, self.output_dir, experiment, self.iterations, device, self.seed)
