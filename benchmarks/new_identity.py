@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--full-data", type=Path, help="the same people with the new one's clip at full range")
     parser.add_argument("--train-args", default="", help="extra ns-train options (e.g. a geometry variant) for every "
                         "model trained; personalization inherits them from the multi-identity run")  # fmt: skip
-    parser.add_argument("--variants", type=int, nargs="+", help="only these personalization variants (0-4)")
+    parser.add_argument("--variants", type=int, nargs="+", help="only these personalization variants (0-5)")
     args = parser.parse_args()
     others = [
         p.name for p in sorted(args.data.iterdir()) if p.is_dir() and p.name[0] not in "_." and p.name != args.new
@@ -94,6 +94,7 @@ def main() -> None:
         "today's: codes + network at 1e-5 (the paper's rate)": ["--lr", 1e-5],
         "today's at 1e-3": ["--lr", 1e-3],
         "codes + network at 1e-3, grids at 1e-2 (scratch's ratio)": ["--lr", 1e-3, "--grid-lr", 1e-2],
+        "codes + network at 2e-3, grids at 2e-2 (scratch's rates)": ["--lr", 2e-3, "--grid-lr", 2e-2],
     }
     rows: dict = {}
     for seed in args.seeds:
