@@ -81,6 +81,12 @@ def real(data: Path, held_seconds: float, seeds: list[int], folds: int) -> None:
         (f * held_seconds, (f + 1) * held_seconds) for f in range(folds)
     ]  # fmt: skip
     gaps = {v.name: lip_gap(v) for v in videos}
+    phones = {  # the prior's phones, once per video (every window reads them)
+        v.name: recognize_phones(
+            read_audio(v.audio, duration_s=(int(v.frame_numbers().max()) + 1) / v.fps, require_sound=False)
+        )  # fmt: skip
+        for v in videos
+    }
     rows = []
     for window in windows:
         split = clips_from_videos(videos, held_out_seconds=window)
@@ -90,9 +96,7 @@ def real(data: Path, held_seconds: float, seeds: list[int], folds: int) -> None:
             mask = held_out_mask(video.frame_numbers(), video.fps, window)
             held = next(c for c in split.held_out if c.identity == video.name)
             frame_ids = video.frame_numbers()[mask]
-            samples = read_audio(video.audio, duration_s=(int(video.frame_numbers().max()) + 1) / video.fps,
-                                 require_sound=False)  # fmt: skip
-            raw_prior = prior_for_frames(recognize_phones(samples), frame_ids, video.fps, names)
+            raw_prior = prior_for_frames(phones[video.name], frame_ids, video.fps, names)
             prior = calibrated_prior(raw_prior, video.expressions[~mask], names)
             gap = gaps[video.name][mask]
             rows.append((video.name, window, "viseme prior", scores(prior, held.expressions, gap, names)))
@@ -127,33 +131,35 @@ def real(data: Path, held_seconds: float, seeds: list[int], folds: int) -> None:
 
 def espeak_closures(voices: list[str], fps: float = 25.0) -> None:
     names = expression_names(53)
+    ways = ("recognised from the sound", "aligned to the sentence")
     print("\n| espeak-ng voice | phones | bilabials closed within 2 frames |\n|---|---|---|")
     for voice in voices:
-        for how in ("recognised from the sound", "aligned to the sentence"):
-            hits, count, aligned = 0, 0, 0
-            for text in ESPEAK_SENTENCES:
-                samples, rate, phonemes = espeak.speak(text, voice=voice)
-                path = Path(tempfile.mkdtemp()) / "s.wav"
-                with wave.open(str(path), "wb") as handle:
-                    handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(rate)
-                    handle.writeframes(samples.tobytes())
-                audio = read_audio(path)
-                frames = int(len(audio) / SAMPLE_RATE * fps) + 1
-                try:
-                    phones = timed_phones(audio, text if how.startswith("aligned") else None)
-                    aligned += how.startswith("aligned")
-                except TranscriptError:
-                    phones = timed_phones(audio)
+        hits, count, aligned = dict.fromkeys(ways, 0), 0, 0
+        for text in ESPEAK_SENTENCES:
+            samples, rate, phonemes = espeak.speak(text, voice=voice)
+            path = Path(tempfile.mkdtemp()) / "s.wav"
+            with wave.open(str(path), "wb") as handle:
+                handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(rate)
+                handle.writeframes(samples.tobytes())
+            audio = read_audio(path)
+            frames = int(len(audio) / SAMPLE_RATE * fps) + 1
+            recognised = timed_phones(audio)
+            try:
+                by_way = {ways[0]: recognised, ways[1]: timed_phones(audio, text)}
+                aligned += 1
+            except TranscriptError:  # counted with the recognised phones
+                by_way = {ways[0]: recognised, ways[1]: recognised}
+            bilabials = [p for p in phonemes if p.name in espeak.BILABIAL_PHONEMES]
+            count += len(bilabials)
+            for way, phones in by_way.items():
                 closure = lip_curves(prior_for_frames(phones, np.arange(frames), fps, names), names)["lip_closure"]
-                for phoneme in phonemes:
-                    if phoneme.name not in espeak.BILABIAL_PHONEMES:
-                        continue
-                    count += 1
+                for phoneme in bilabials:
                     lo = max(0, int(np.floor(phoneme.start_s * fps)) - 2)
                     hi = min(frames, int(np.ceil(phoneme.end_s * fps)) + 3)
-                    hits += bool(closure[lo:hi].max() >= 0.5)
-            note = f" ({aligned} of {len(ESPEAK_SENTENCES)} sentences aligned)" if how.startswith("aligned") else ""
-            print(f"| {voice} | {how}{note} | {hits} of {count} ({100 * hits / count:.0f}%) |", flush=True)
+                    hits[way] += bool(closure[lo:hi].max() >= 0.5)
+        for way in ways:
+            note = f" ({aligned} of {len(ESPEAK_SENTENCES)} sentences aligned)" if way == ways[1] else ""
+            print(f"| {voice} | {way}{note} | {hits[way]} of {count} ({100 * hits[way] / count:.0f}%) |", flush=True)
 
 
 def main() -> None:

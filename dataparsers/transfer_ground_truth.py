@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -54,21 +55,20 @@ class TransferGroundTruth:
                                "generate the dataset with minerf-synth --transfer", tool="minerf-eval")  # fmt: skip
         return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
 
-    def expression_region(self, target: str, source: str, frame: int, dilate: int = 2) -> np.ndarray:
+    def expression_region(
+        self, target: str, source: str, frame: int, image: Optional[np.ndarray] = None, dilate: int = 2
+    ) -> np.ndarray:
         """The pixels that ``source``'s expression ``frame`` changes on ``target``: where the true transfer image
-        differs from ``target``'s own frame (same pose, its own expression) by more than 0.1 in a channel, grown by
-        ``dilate`` pixels so that a closed mouth's edge counts. Bool [H, W]; empty for ``target == source``. Scores
-        here measure expression generalisation alone, where head-box scores are dominated by the unchanged face and
-        hair."""
+        (``image`` when the caller has it loaded) differs from ``target``'s own frame (same pose, its own expression)
+        by more than 0.1 in a channel, grown by ``dilate`` pixels so that a closed mouth's edge counts. Bool [H, W];
+        empty for ``target == source``. Scores here measure expression generalisation alone, where head-box scores are
+        dominated by the unchanged face and hair."""
+        own = self.image(target, target, frame)
         if target == source:
-            image = self.image(target, target, frame)
-            return np.zeros(image.shape[:2], dtype=bool)
-        changed = np.abs(self.image(target, source, frame) - self.image(target, target, frame)).max(-1) > 0.1
-        grown = changed.copy()
-        for dy in range(-dilate, dilate + 1):
-            for dx in range(-dilate, dilate + 1):
-                grown |= np.roll(np.roll(changed, dy, axis=0), dx, axis=1)
-        return grown
+            return np.zeros(own.shape[:2], dtype=bool)
+        image = self.image(target, source, frame) if image is None else image
+        changed = (np.abs(image - own).max(-1) > 0.1).astype(np.uint8)
+        return cv2.dilate(changed, np.ones((2 * dilate + 1, 2 * dilate + 1), np.uint8)).astype(bool)
 
     def background(self, name: str) -> np.ndarray:
         """Video ``name``'s background image float32 [H, W, 3]."""

@@ -81,8 +81,10 @@ class EvalTransfer:
                         box = box_image(box_from_mask(np.abs(image - background).max(-1) > 0.1), *image.shape[:2])
                         pred, true = torch.from_numpy(render).float() / 255.0, torch.from_numpy(image)
                         metrics = model.metrics.image_metrics(pred, true, box)
-                        region = torch.from_numpy(truth.expression_region(target, source, k))
-                        if region.any():
+                        # one's own frames change no expression: no region to score
+                        region = truth.expression_region(target, source, k, image) if source != target else None
+                        if region is not None and region.any():
+                            region = torch.from_numpy(region)
                             metrics["expression_psnr"] = float(model.metrics.masked_psnr(pred, true, region))
                             metrics["expression_pixels"] = float(region.float().mean())
                         for key, value in metrics.items():
