@@ -1,16 +1,16 @@
 """Fit the ICT-FaceKit head to FaceMesh landmarks of one video, batched over frames in torch.
 
 Per video: identity-shape weights and one focal length; per frame: head pose (AD-NeRF Euler angles and a translation
-in metres, camera = OpenGL pinhole with the principal point at the image centre) and the 53 expression weights in
-[0, 1]. The loss is a robust (Huber) landmark reprojection error in units of the face size, with a Gaussian identity
-prior, a small expression prior and temporal smoothness of pose and expressions. A rigid stage (pose, identity,
+in metres, camera = OpenGL pinhole with the principal point at the image centre unless given) and the 53 expression
+weights in [0, 1]. The loss is a robust (Huber) landmark reprojection error in units of the face size, with a Gaussian
+identity prior, a small expression prior and temporal smoothness of pose and expressions. A rigid stage (pose, identity,
 focal) runs first, then everything together; expressions are projected back into [0, 1] after every step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -98,13 +98,20 @@ def project(
 class _Problem:
     """The tensors and loss of one video's fit."""
 
-    def __init__(self, landmarks, width, height, basis, settings: FitSettings) -> None:
+    def __init__(
+        self, landmarks, width, height, basis, settings: FitSettings, segment_starts=(), principal_point=None
+    ) -> None:
         neutral, id_delta, expr_delta = basis
+        # rows where a segment (a clip, or a shot after a cut) begins: temporal smoothness stops at each
+        starts = torch.as_tensor(sorted({0, *[int(r) for r in segment_starts]}), dtype=torch.long)
+        self.rigid = False
+        """True while only pose, identity and focal are fitted (expressions held at 0)."""
+        self.segment_of = torch.searchsorted(starts, torch.arange(landmarks.shape[0]), right=True) - 1
         self.settings = settings
         self.target = torch.as_tensor(landmarks[..., :2], dtype=torch.float32)
         depth = torch.as_tensor(landmarks[..., 2], dtype=torch.float32)
         self.target_depth = depth - depth.mean(1, keepdim=True)
-        self.centre = torch.tensor([width / 2.0, height / 2.0])
+        self.centre = torch.tensor(principal_point or (width / 2.0, height / 2.0), dtype=torch.float32)
         self.log_focal_range = (float(np.log(0.5 * width)), float(np.log(20.0 * width)))
         self.neutral = torch.as_tensor(neutral, dtype=torch.float32)
         self.id_delta = torch.as_tensor(id_delta[: settings.identity_modes], dtype=torch.float32)
@@ -146,42 +153,77 @@ class _Problem:
         shape = self.neutral + torch.einsum("k,klc->lc", params["identity"], self.id_delta)
         return shape[None] + torch.einsum("ne,elc->nlc", params["expressions"], self.expr_delta)
 
-    def residual(self, params: dict, frames: Tensor, points: Optional[Tensor] = None) -> Tensor:
-        """Reprojection residual [N, L, 2] in pixels."""
-        points = self.points(params) if points is None else points
-        uv = project(points, params["euler"], params["translation"], params["log_focal"].exp(), self.centre)
-        return uv - self.target[frames]
+    def rotated(self, params: dict, rows: Float[Tensor, "N K 3"]) -> Float[Tensor, "N K L"]:
+        """``rows[n, k] . points[n, l]`` for every frame's head, as one matrix product.
 
-    def depth_residual(self, params: dict, frames: Tensor, points: Tensor) -> Tensor:
-        """Relative-depth residual [N, L] in pixels: FaceMesh's z against the head's depth, up to a fitted scale and a
-        fitted constant rotation (FaceMesh's depth has its own notion of an upright face, which differs per person)."""
-        rotation = euler_to_rotation_torch(params["depth_frame"]) @ euler_to_rotation_torch(params["euler"])
-        dist = -(points @ rotation[..., 2:3, :].transpose(-1, -2))[..., 0]
-        mean_dist = -params["translation"][:, 2:3]
-        rel = (dist - dist.mean(1, keepdim=True)) * params["log_focal"].exp() / mean_dist
-        return rel * params["log_depth_scale"].exp() - self.target_depth[frames]
+        Each frame's head is its shape plus its expressions' deltas, so a row of its rotation applied to it is
+        ``sum_e w[n, e] (rows[n, k] . basis[e, l])`` with ``w = [1, expressions]``: a GEMM of [N K, (1 + E) 3] by
+        [(1 + E) 3, L] instead of N small batched products on [N, L, 3] tensors (5x faster on long videos).
+        """
+        shape = self.neutral + torch.einsum("k,klc->lc", params["identity"], self.id_delta)
+        expressions = params["expressions"]
+        n, k = rows.shape[:2]
+        if self.rigid:  # expressions held at 0 and not fitted: their columns would multiply zeros
+            return (rows.reshape(n * k, 3) @ shape.T).reshape(n, k, -1)
+        basis = torch.cat([shape[None], self.expr_delta]).transpose(1, 2).reshape(-1, shape.shape[0])
+        weights = torch.cat([torch.ones_like(expressions[:, :1]), expressions], 1)
+        coefficients = (weights[:, None, :, None] * rows[:, :, None, :]).reshape(n * k, -1)
+        return (coefficients @ basis).reshape(n, k, -1)
+
+    def residuals(self, params: dict, frames: Tensor, with_depth: bool) -> tuple[Tensor, Optional[Tensor]]:
+        """Reprojection error [N, L] (distance in pixels) and, with ``with_depth``, the relative-depth residual [N, L]
+        in pixels: FaceMesh's z against the head's depth, up to a fitted scale and a fitted constant rotation
+        (FaceMesh's depth has its own notion of an upright face, which differs per person)."""
+        rotation = euler_to_rotation_torch(params["euler"])
+        rows = rotation
+        if with_depth:
+            depth_row = (euler_to_rotation_torch(params["depth_frame"]) @ rotation)[:, 2:3]
+            rows = torch.cat([rotation, depth_row], 1)
+        # unbind, not indexing: each indexed slice's backward would fill a zero tensor of cam's whole size
+        cam = self.rotated(params, rows).unbind(1)
+        tx, ty, tz = params["translation"][:, :, None].unbind(1)
+        focal = params["log_focal"].exp()
+        depth = (-(cam[2] + tz)).clamp_min(1e-3)
+        target = self.target[frames]
+        du = self.centre[0] + focal * (cam[0] + tx) / depth - target[..., 0]
+        dv = self.centre[1] - focal * (cam[1] + ty) / depth - target[..., 1]
+        distance = (du.square() + dv.square()).sqrt()
+        if not with_depth:
+            return distance, None
+        dist = -cam[3]
+        rel = (dist - dist.mean(1, keepdim=True)) * focal / -tz
+        return distance, rel * params["log_depth_scale"].exp() - self.target_depth[frames]
+
+    def residual(self, params: dict, frames: Tensor) -> Tensor:
+        """Reprojection error [N, L] in pixels."""
+        return self.residuals(params, frames, with_depth=False)[0]
+
+    def _huber(self, res: Tensor) -> Tensor:
+        delta = self.settings.huber_delta
+        return (torch.where(res < delta, 0.5 * res.square(), delta * (res - 0.5 * delta)) * self.weights).mean()
 
     def loss(self, params: dict, frames: Tensor) -> Tensor:
-        """Robust data term plus priors and temporal smoothness."""
+        """Robust data term plus priors and temporal smoothness (none across ``self.breaks``)."""
         s = self.settings
-        points = self.points(params)
-        res = self.residual(params, frames, points).norm(dim=-1) / self.face_px
-        data = (torch.nn.functional.huber_loss(res, torch.zeros_like(res), delta=s.huber_delta, reduction="none")
-                * self.weights).mean()  # fmt: skip
-        if s.depth_weight > 0:
-            res_z = self.depth_residual(params, frames, points).abs() / self.face_px
-            data = data + s.depth_weight * (
-                torch.nn.functional.huber_loss(res_z, torch.zeros_like(res_z), delta=s.huber_delta, reduction="none")
-                * self.weights).mean()  # fmt: skip
+        distance, rel = self.residuals(params, frames, with_depth=s.depth_weight > 0)
+        data = self._huber(distance / self.face_px)
+        if rel is not None:
+            data = data + s.depth_weight * self._huber(rel.abs() / self.face_px)
         prior = s.identity_prior * params["identity"].square().sum() / 1000.0
         prior = prior + s.expression_prior * params["expressions"].mean(0).sum() / 1000.0
         smooth = torch.zeros(())
         if params["euler"].shape[0] > 1:
-            d_rot = params["euler"].diff(dim=0).square().sum(-1).mean()
-            d_trans = params["translation"].diff(dim=0).square().sum(-1).mean() / 0.15**2
-            d_expr = params["expressions"].diff(dim=0).square().sum(-1).mean()
+            keep = self.continuous(frames)
+            d_rot = (params["euler"].diff(dim=0).square().sum(-1) * keep).mean()
+            d_trans = (params["translation"].diff(dim=0).square().sum(-1) * keep).mean() / 0.15**2
+            d_expr = (params["expressions"].diff(dim=0).square().sum(-1) * keep).mean()
             smooth = (s.pose_smoothness * (d_rot + d_trans) + s.expression_smoothness * d_expr) * 1e-3
         return data + prior + smooth
+
+    def continuous(self, frames: Tensor) -> Tensor:
+        """1 for each consecutive pair of ``frames`` within one segment, 0 across a segment start (a clip boundary
+        or a cut: nothing smooths across it)."""
+        return (self.segment_of[frames].diff() == 0).float()
 
 
 ExtraLoss = Callable[[dict, int], Tensor]
@@ -206,6 +248,7 @@ def _optimise(
     if not rigid:
         groups.append({"params": [params["expressions"]], "lr": 0.02 * lr_scale})
     optimiser = torch.optim.Adam(groups)
+    problem.rigid = rigid and not bool(params["expressions"].detach().any())
     loss = torch.zeros(())
     for step in range(steps):
         optimiser.zero_grad(set_to_none=True)
@@ -227,6 +270,8 @@ def fit_video(
     basis: tuple[np.ndarray, np.ndarray, np.ndarray],
     settings: Optional[FitSettings] = None,
     progress: Optional[Callable[[str], None]] = None,
+    segment_starts: Sequence[int] = (),
+    principal_point: Optional[tuple[float, float]] = None,
 ) -> FaceFit:
     """Fit one video's tracked landmarks (frames in time order).
 
@@ -236,9 +281,12 @@ def fit_video(
         basis: neutral [L, 3], identity [I, L, 3] and expression [E, L, 3] landmark bases (``LandmarkMap.basis``).
         settings: weights and schedule.
         progress: called with a short stage name as each stage starts.
+        segment_starts: rows where a new clip or shot begins (one person's clips fitted together share the identity
+            and focal; temporal smoothness does not reach across a start).
+        principal_point: (cx, cy) in pixels (default: the image centre; a face-centred crop moves it).
     """
     settings = settings or FitSettings()
-    problem = _Problem(landmarks, width, height, basis, settings)
+    problem = _Problem(landmarks, width, height, basis, settings, segment_starts, principal_point)
     num_frames = landmarks.shape[0]
     all_frames = torch.arange(num_frames)
     subset = torch.linspace(0, num_frames - 1, min(num_frames, 32)).round().long().unique()
@@ -264,7 +312,7 @@ def fit_video(
 
 def _to_fit(problem: _Problem, params: dict, frames: Tensor) -> FaceFit:
     with torch.no_grad():
-        residual = problem.residual(params, frames).norm(dim=-1)
+        residual = problem.residual(params, frames)
     return FaceFit(
         euler=params["euler"].detach().numpy().astype(np.float32),
         translation=params["translation"].detach().numpy().astype(np.float32),
@@ -301,6 +349,8 @@ def refine_video(
     steps: int,
     settings: Optional[FitSettings] = None,
     lr_scale: float = 0.1,
+    segment_starts: Sequence[int] = (),
+    principal_point: Optional[tuple[float, float]] = None,
 ) -> FaceFit:
     """Continue a fit with an extra loss term beside the landmark loss, at smaller step sizes.
 
@@ -311,7 +361,7 @@ def refine_video(
         lr_scale: step sizes relative to ``fit_video``'s.
     """
     settings = settings or FitSettings()
-    problem = _Problem(landmarks, width, height, basis, settings)
+    problem = _Problem(landmarks, width, height, basis, settings, segment_starts, principal_point)
     params = params_of(fit)
     all_frames = torch.arange(landmarks.shape[0])
     _optimise(problem, params, all_frames, steps, rigid=False, lr_scale=lr_scale, extra=extra)
