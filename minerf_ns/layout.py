@@ -33,6 +33,10 @@ AUDIO_FILE = "aud.wav"
 """The video's sound track (AD-NeRF's name): 16 kHz mono, starting with frame 0, as long as the frames."""
 FPS_KEY = "fps"
 """Frame rate in the transforms files (written by minerf-track and minerf-synth; AD-NeRF's videos are 25 fps)."""
+SEGMENT_STARTS_KEY = "segment_starts"
+"""Frame numbers where a new clip or shot begins, in the transforms files, when a video folder joins several clips of
+one person or a clip has cuts (written by minerf-track). Nothing that looks at neighbouring frames (the smoothing
+window, the audio mapping's context) reaches across one."""
 DEFAULT_FPS = 25.0
 """Frame rate of a video whose transforms do not say (AD-NeRF's preprocessing resamples every video to 25 fps)."""
 AUDIO_MAPPING_FILE = "audio_to_expression.pt"

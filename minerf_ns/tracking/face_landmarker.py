@@ -101,6 +101,10 @@ class FaceLandmarker:
         presence = float(1.0 / (1.0 + np.exp(-np.clip(float(flag.ravel()[0]), -80, 80))))
         return LandmarkResult(points=np.concatenate([xy, z[:, None]], axis=1), presence=presence)
 
+    def reset(self) -> None:
+        """Forget the tracked face: the next frame runs the detector (a new clip, or a cut)."""
+        self._roi = None
+
     def track(self, rgb: np.ndarray) -> LandmarkResult | None:
         """Landmarks of the tracked face in the next frame, or None when no face is found."""
         if self._roi is not None:

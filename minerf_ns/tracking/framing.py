@@ -3,7 +3,7 @@ the same for every frame of an identity, with the principal point carried throug
 
 A face-centred crop is for videos where the face is small or off-centre (GRID: a ~100 px face in a 360x288 frame; a
 centre crop at 128 px would leave it ~45 px): the face detector runs on a few frames of every clip, and one square
-of ``FACE_CROP_SCALE`` times the median face box, centred on the median face centre, is cut from every frame.
+of ``FACE_CROP_SCALE`` times the median face box, around the median face centre, is cut from every frame.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ import numpy as np
 from minerf_ns.tracking.face_detector import FaceDetector, largest
 
 CropMode = Literal["centre", "face"]
-FACE_CROP_SCALE = 2.4
-"""Side of a face-centred crop in face-detector boxes (eyebrows to chin): the head with its hair and some neck, the
-framing of the tight 512x512 talking-head clips (HDTF, AD-NeRF)."""
+FACE_CROP_SCALE = 2.0
+"""Side of a face-centred crop in face-detector boxes (eyebrows to chin): the framing of the tight 512x512
+talking-head clips (HDTF, AD-NeRF: 1.7-2.1 boxes in ../shared/data/real-clips), the head with its hair and some neck."""
+FACE_ABOVE = 0.1
+"""The crop's centre sits this fraction of its side above the face box's centre (room for the hair, as in those
+clips: 0.11 for the 512x512 clips)."""
 SAMPLES_PER_CLIP = 3
 """Frames of each clip the face detector looks at to place the crop."""
 
@@ -59,13 +62,22 @@ class SquareCrop:
         """Output pixels per source pixel."""
         return self.out_size / self.side
 
+    def cut(self, rgb: np.ndarray) -> np.ndarray:
+        """The square of one frame at the source's resolution (where landmarks are found: a small face keeps its
+        detail)."""
+        crop = rgb[self.y0 : self.y0 + self.side, self.x0 : self.x0 + self.side]
+        return np.ascontiguousarray(crop) if crop.shape[:2] != rgb.shape[:2] else rgb
+
+    def resize(self, cut: np.ndarray) -> np.ndarray:
+        """A ``cut`` at the output size."""
+        if self.out_size == self.side:
+            return cut
+        interp = cv2.INTER_AREA if self.side > self.out_size else cv2.INTER_LINEAR
+        return cv2.resize(cut, (self.out_size, self.out_size), interpolation=interp)
+
     def apply(self, rgb: np.ndarray) -> np.ndarray:
         """The crop of one frame at the output size."""
-        crop = rgb[self.y0 : self.y0 + self.side, self.x0 : self.x0 + self.side]
-        if self.out_size == self.side:
-            return np.ascontiguousarray(crop) if crop.shape[:2] != rgb.shape[:2] else rgb
-        interp = cv2.INTER_AREA if self.side > self.out_size else cv2.INTER_LINEAR
-        return cv2.resize(crop, (self.out_size, self.out_size), interpolation=interp)
+        return self.resize(self.cut(rgb))
 
     def principal_point(self) -> tuple[float, float]:
         """The source camera's principal point (the frame's centre) in output pixels: a face-centred crop moves it
@@ -104,5 +116,6 @@ def face_crop(
     if not centres:
         return None
     height, width = samples[0].shape[:2]
-    centre = np.median(np.asarray(centres), axis=0)
-    return SquareCrop.around(centre, FACE_CROP_SCALE * float(np.median(sides)), width, height, size)
+    side = FACE_CROP_SCALE * float(np.median(sides))
+    centre = np.median(np.asarray(centres), axis=0) - np.array([0.0, FACE_ABOVE * side])
+    return SquareCrop.around(centre, side, width, height, size)

@@ -81,11 +81,15 @@ class PhotoConsistency:
         model: HeadModel,
         identity_delta: Float[np.ndarray, "I V 3"],
         settings: PhotometricSettings,
+        principal_point: Optional[tuple[float, float]] = None,
     ) -> None:
         self.settings = settings
         self.height, self.width = frames[0].shape[:2]
         self.scale = self.width / full_width
-        self.centre = torch.tensor([self.width / 2.0, self.height / 2.0])
+        # the principal point at working size (a face-centred crop moves it off the centre)
+        pp = (self.width / 2.0, self.height / 2.0) if principal_point is None else \
+            (principal_point[0] * self.scale, principal_point[1] * self.scale)  # fmt: skip
+        self.centre = torch.tensor(pp, dtype=torch.float32)
         stack = np.stack(frames)
         if settings.blur_px > 0:
             for k in range(len(stack)):
@@ -126,11 +130,12 @@ class PhotoConsistency:
         vis_scale = min(1.0, self.settings.visibility_size / max(self.width, self.height))
         width, height = max(1, round(self.width * vis_scale)), max(1, round(self.height * vis_scale))
         focal = float(np.exp(values["log_focal"])) * self.scale * width / self.width
+        cx, cy = (float(c) * width / self.width for c in self.centre)
         visible = np.zeros((len(values["euler"]), len(self.vertices)), dtype=bool)
         for row in range(len(values["euler"])):
             cam = head.camera_vertices(values["expressions"][row], values["euler"][row], values["translation"][row])
-            frags = rasterize(cam, self.model.triangles, focal, focal, width / 2, height / 2, height, width)
-            uv, depth = project_points(cam[self.vertices], focal, focal, width / 2, height / 2)
+            frags = rasterize(cam, self.model.triangles, focal, focal, cx, cy, height, width)
+            uv, depth = project_points(cam[self.vertices], focal, focal, cx, cy)
             u, v = uv[:, 0], uv[:, 1]
             inside = (u >= 1) & (u < width - 1) & (v >= 1) & (v < height - 1)
             cols = np.clip(u.astype(int), 0, width - 1)
@@ -182,6 +187,8 @@ def refine_photometric(
     fit_settings: Optional[FitSettings] = None,
     settings: Optional[PhotometricSettings] = None,
     progress: Optional[Callable[[int, int], None]] = None,
+    segment_starts: Sequence[int] = (),
+    principal_point: Optional[tuple[float, float]] = None,
 ) -> FaceFit:
     """Refine ``fit`` (from ``fit_video`` on ``landmarks``) with photo-consistency on ``frames``.
 
@@ -191,9 +198,10 @@ def refine_photometric(
         basis: the landmark basis the fit used.
         identity_delta: the vertex identity basis the fit used (``rigid_free_identity``; its first modes are used).
         progress: called as ``progress(step, steps)``.
+        segment_starts, principal_point: as ``fit_video`` took them.
     """
     settings = settings or PhotometricSettings()
-    loss = PhotoConsistency(frames, width, model, identity_delta[: len(fit.identity)], settings)
+    loss = PhotoConsistency(frames, width, model, identity_delta[: len(fit.identity)], settings, principal_point)
 
     def extra(params: dict, step: int) -> Tensor:
         if progress:
@@ -201,5 +209,6 @@ def refine_photometric(
         return loss(params, step)
 
     return refine_video(
-        fit, landmarks, width, height, basis, extra, settings.steps, fit_settings, lr_scale=settings.lr_scale
-    )
+        fit, landmarks, width, height, basis, extra, settings.steps, fit_settings, lr_scale=settings.lr_scale,
+        segment_starts=segment_starts, principal_point=principal_point,
+    )  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -110,6 +110,26 @@ class VideoSource:
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         finally:
             capture.release()
+
+
+def check_clips(clips: Sequence[VideoSource]) -> None:
+    """One identity's clips must share a frame rate and a frame size.
+
+    Raises:
+        TrackInputError: naming the first clip that differs and the fix.
+    """
+    first = clips[0]
+    for clip in clips[1:]:
+        if abs(clip.fps - first.fps) > 1e-3:
+            raise TrackInputError(
+                clip.path, f"is {clip.fps:g} frames/s, {first.path.name} of the same identity {first.fps:g}",
+                "give one person's clips one frame rate (e.g. ffmpeg -i IN -r 25 OUT)",
+            )  # fmt: skip
+        if (clip.width, clip.height) != (first.width, first.height):
+            raise TrackInputError(
+                clip.path, f"is {clip.width}x{clip.height}, {first.path.name} of the same identity "
+                f"{first.width}x{first.height}", "give one person's clips one frame size",
+            )  # fmt: skip
 
 
 def open_source(path: Path, max_frames: Optional[int] = None) -> VideoSource:
