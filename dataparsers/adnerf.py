@@ -155,6 +155,7 @@ def read_adnerf_video(folder: Path, decode_images: bool = False) -> VideoRecord:
     if fps <= 0:
         raise DatasetError(train_path, f"'{layout.FPS_KEY}' is {fps:g}", "write the video's frame rate (e.g. 25)")
     audio = ImageFolder(folder).find(layout.AUDIO_FILE)
+    segment_starts = _segment_starts(train_meta, train_path)
     face_rects = parse_face_rects([e[2] for e in entries], train_path)
     held_out = np.array([e[3] for e in entries])
     if held_out.all():
@@ -180,4 +181,18 @@ def read_adnerf_video(folder: Path, decode_images: bool = False) -> VideoRecord:
         full_frames=image_folder.name == layout.ORIGINAL_IMAGES,
         fps=fps,
         audio=audio if audio.is_file() else None,
+        segment_starts=segment_starts,
     )
+
+
+def _segment_starts(meta: dict, path: Path) -> np.ndarray | None:
+    """The frame numbers where clips or shots begin (``layout.SEGMENT_STARTS_KEY``), checked; None when absent."""
+    starts = meta.get(layout.SEGMENT_STARTS_KEY)
+    if starts is None:
+        return None
+    if not isinstance(starts, list) or not all(isinstance(k, int) and k >= 0 for k in starts) or not starts:
+        raise DatasetError(path, f"'{layout.SEGMENT_STARTS_KEY}' is {str(starts)[:40]}", "write a list of increasing "
+                           "frame numbers where each clip begins, or remove the key")  # fmt: skip
+    if starts != sorted(set(starts)):
+        raise DatasetError(path, f"'{layout.SEGMENT_STARTS_KEY}' is not increasing", "list each start once, in order")
+    return np.asarray(starts, dtype=np.int64)

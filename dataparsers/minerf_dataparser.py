@@ -152,6 +152,7 @@ class MiNerfDataParser(DataParser):
                 backgrounds=[self._background(v) for v in videos],
                 near=float(max(distances.min() - self.config.near_margin, 1e-3)),
                 far=float(distances.max() + self.config.far_margin),
+                segments=[None if v.segment_starts is None else torch.from_numpy(v.row_segments()) for v in videos],
             )
             catalogue = self._catalogue
             catalogue.frame_backgrounds = FrameBackgrounds(videos, self.config.background, catalogue.background)

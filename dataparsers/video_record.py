@@ -50,6 +50,20 @@ class VideoRecord:
     head over the static background already (head_imgs/, gt_imgs/)."""
     audio: Optional[Path] = None
     """The video's sound (``aud.wav``: 16 kHz mono, sample 0 at frame 0) where the folder has one."""
+    segment_starts: Optional[np.ndarray] = None
+    """Int [S]: frame numbers where a clip or shot begins (several clips of one person, or cuts); None: one segment."""
+
+    def row_segments(self) -> np.ndarray:
+        """Every row's segment index (0 for all rows of a video of one segment)."""
+        if self.segment_starts is None:
+            return np.zeros(self.num_frames, dtype=np.int64)
+        return np.maximum(np.searchsorted(self.segment_starts, self.frame_numbers(), side="right") - 1, 0)
+
+    def segment_runs(self) -> List[slice]:
+        """The rows of each segment, in order."""
+        edges = np.flatnonzero(np.diff(self.row_segments())) + 1
+        bounds = [0, *edges.tolist(), self.num_frames]
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
     def frame_numbers(self) -> np.ndarray:
         """Each row's frame number in the source video."""

@@ -71,6 +71,9 @@ class VideoCatalogue:
     """``(video, row, height, width) -> uint8 [H, W, 3]`` or None: a recorded frame's own background (the frame outside
     its head mask, the static background behind the head), for videos that use per-frame backgrounds; given by the
     data side (the dataparser), which reads the files."""
+    segments: Optional[List[Optional[Int[Tensor, " N"]]]] = None
+    """Every frame's segment index (clips joined into one identity, shots between cuts), per video; None for a video
+    of one segment. The smoothing window stays within a segment."""
     _resized: Dict[Tuple[int, int, int], Tensor] = field(default_factory=dict, repr=False)
 
     @property
@@ -117,7 +120,8 @@ class VideoCatalogue:
         frame = min(max(frame, 0), len(self.expressions[video]) - 1)
         own = identity == video
         source = frame if own and frame_background else NO_SOURCE_FRAME
-        rows = window_rows(torch.tensor([frame]), len(self.expressions[video]))[0]
+        segments = self.segments[video] if self.segments else None
+        rows = window_rows(torch.tensor([frame]), len(self.expressions[video]), segments)[0]
         frames = self.train_frame_index[video][rows] if own else torch.full_like(rows, UNSEEN_FRAME)
         return Condition(
             self.expressions[video][frame],

@@ -11,7 +11,7 @@ import numpy as np
 from minerf_ns.audio.features import frame_features
 from minerf_ns.audio.mapping import Clip
 from minerf_ns.audio.phones import recognize_phones
-from minerf_ns.audio.waveform import read_audio
+from minerf_ns.audio.waveform import SAMPLE_RATE, read_audio
 
 
 @dataclass
@@ -37,7 +37,11 @@ def held_out_mask(frame_ids: np.ndarray, fps: float, seconds: tuple[float, float
 
 def clips_from_videos(videos: Sequence, held_out_seconds: tuple[float, float] | None = None) -> SplitClips:
     """Training clips from dataparser ``VideoRecord``s (``audio``, ``frame_numbers()``, ``fps``, ``expressions``,
-    ``held_out``).
+    ``held_out``, ``segment_runs()``, ``segment_starts``).
+
+    Each segment of a video (one of several clips joined into one identity, or a shot between cuts) gets its own
+    features from its own stretch of sound, and its train and held-out runs become separate clips: the mapping's
+    context never reaches across a boundary.
 
     Args:
         held_out_seconds: hold out the frames shown from ``start`` to ``end`` seconds of each video instead of the
@@ -54,11 +58,24 @@ def clips_from_videos(videos: Sequence, held_out_seconds: tuple[float, float] | 
         frame_ids = video.frame_numbers()
         duration = (int(frame_ids.max()) + 1) / video.fps
         samples = read_audio(video.audio, duration_s=duration, require_sound=False)
-        features = frame_features(samples, frame_ids, video.fps, recognize_phones(samples))
         mask = np.asarray(video.held_out, dtype=bool)
         if held_out_seconds is not None:
             mask = held_out_mask(frame_ids, video.fps, held_out_seconds)
-        for runs, out in ((_contiguous_runs(~mask), train), (_contiguous_runs(mask), held)):
-            for run in runs:
-                out.append(Clip(video.name, features[run], video.expressions[run]))
+        starts = video.segment_starts if video.segment_starts is not None else np.zeros(1, dtype=np.int64)
+        for rows in video.segment_runs():
+            ids = frame_ids[rows]
+            first = int(starts[np.searchsorted(starts, ids[0], side="right") - 1])
+            features = segment_features(samples, ids, first, video.fps)
+            for runs, out in ((_contiguous_runs(~mask[rows]), train), (_contiguous_runs(mask[rows]), held)):
+                for run in runs:
+                    out.append(Clip(video.name, features[run], video.expressions[rows][run]))
     return SplitClips(train, held, silent)
+
+
+def segment_features(samples: np.ndarray, frame_ids: np.ndarray, first_frame: int, fps: float) -> np.ndarray:
+    """Features of the frames ``frame_ids`` of a segment that starts at frame ``first_frame``, from the segment's
+    own sound (from its first frame to its last frame's end)."""
+    begin = int(round(first_frame / fps * SAMPLE_RATE))
+    end = int(round((int(frame_ids[-1]) + 1) / fps * SAMPLE_RATE))
+    part = samples[begin:end]
+    return frame_features(part, frame_ids - first_frame, fps, recognize_phones(part))
