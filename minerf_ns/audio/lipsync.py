@@ -4,6 +4,7 @@ ones (correlation) and by how many frames they are shifted (cross-correlation)."
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -38,6 +39,31 @@ def lip_curves(expressions: Float[np.ndarray, "T d"], names: Sequence[str]) -> D
         "jaw_open": expressions[:, index["jawOpen"]],
         "lip_closure": sum(expressions[:, index[name]] for name in LIP_CLOSURE),
     }
+
+
+UPPER_LIP_TOP, LOWER_LIP_BOTTOM = 0, 17
+"""FaceMesh's outer-lip midpoints on the ICT surface through the landmark map (the inner ones map poorly: the mesh
+has no inner lip surface to hit)."""
+
+
+@lru_cache(maxsize=1)
+def _inner_lip_basis() -> tuple[np.ndarray, np.ndarray]:
+    from minerf_ns.face.head_model import load_head_model
+    from minerf_ns.tracking.landmark_map import load_landmark_map
+
+    model, lmap = load_head_model(), load_landmark_map()
+    points = lmap.points(np.concatenate([model.neutral[None], model.expr_delta]))[:, [UPPER_LIP_TOP, LOWER_LIP_BOTTOM]]
+    height = (points[:, 0, 1] - points[:, 1, 1]) * 1000.0  # vertical extent of the lips (y up), mm
+    return np.zeros(()), height[1:]
+
+
+def lip_opening_mm(expressions: Float[np.ndarray, "T 53"]) -> Float[np.ndarray, " T"]:
+    """How far the lips of the mean ICT-FaceKit head making each expression are open, in mm: the vertical extent of
+    the lips (upper lip's top to lower lip's bottom) beyond the neutral face's, whose lips touch. About 0 (or below,
+    lips pressed) on p, b, m; 10-20 mm on an open vowel. A geometric reading of a 53-d expression that adds up what
+    every mouth blendshape does to the lips."""
+    neutral, per_blendshape = _inner_lip_basis()
+    return (neutral + np.asarray(expressions, dtype=np.float64) @ per_blendshape).astype(np.float32)
 
 
 def lip_sync_scores(

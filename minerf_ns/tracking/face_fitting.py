@@ -17,6 +17,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+CHUNK_FRAMES = 512
+"""Frames whose data term is computed (and back-propagated) at once."""
+PER_FRAME_PARAMS = ("euler", "translation", "expressions")
+"""Parameters with one row per frame (the others are shared by the video's frames)."""
 FOCAL_CANDIDATES = (1.0, 1.5, 2.0, 3.0, 4.5, 7.0)
 """Focal lengths tried (units of image width) before the joint fit picks up from the best."""
 
@@ -198,17 +202,22 @@ class _Problem:
         """Reprojection error [N, L] in pixels."""
         return self.residuals(params, frames, with_depth=False)[0]
 
-    def _huber(self, res: Tensor) -> Tensor:
+    def _huber_sum(self, res: Tensor) -> Tensor:
         delta = self.settings.huber_delta
-        return (torch.where(res < delta, 0.5 * res.square(), delta * (res - 0.5 * delta)) * self.weights).mean()
+        return (torch.where(res < delta, 0.5 * res.square(), delta * (res - 0.5 * delta)) * self.weights).sum()
 
-    def loss(self, params: dict, frames: Tensor) -> Tensor:
-        """Robust data term plus priors and temporal smoothness (none across ``self.breaks``)."""
+    def data_term(self, params: dict, frames: Tensor, count: int) -> Tensor:
+        """The robust landmark (and relative-depth) loss of ``frames``, summed and divided by ``count`` frames."""
         s = self.settings
         distance, rel = self.residuals(params, frames, with_depth=s.depth_weight > 0)
-        data = self._huber(distance / self.face_px)
+        data = self._huber_sum(distance / self.face_px)
         if rel is not None:
-            data = data + s.depth_weight * self._huber(rel.abs() / self.face_px)
+            data = data + s.depth_weight * self._huber_sum(rel.abs() / self.face_px)
+        return data / (count * self.target.shape[1])
+
+    def regularisers(self, params: dict, frames: Tensor) -> Tensor:
+        """Priors and temporal smoothness (none across a segment start)."""
+        s = self.settings
         prior = s.identity_prior * params["identity"].square().sum() / 1000.0
         prior = prior + s.expression_prior * params["expressions"].mean(0).sum() / 1000.0
         smooth = torch.zeros(())
@@ -218,7 +227,26 @@ class _Problem:
             d_trans = (params["translation"].diff(dim=0).square().sum(-1) * keep).mean() / 0.15**2
             d_expr = (params["expressions"].diff(dim=0).square().sum(-1) * keep).mean()
             smooth = (s.pose_smoothness * (d_rot + d_trans) + s.expression_smoothness * d_expr) * 1e-3
-        return data + prior + smooth
+        return prior + smooth
+
+    def loss(self, params: dict, frames: Tensor) -> Tensor:
+        """Robust data term plus priors and temporal smoothness."""
+        return self.data_term(params, frames, len(frames)) + self.regularisers(params, frames)
+
+    def backward(self, params: dict, frames: Tensor) -> float:
+        """``loss(params, frames).backward()`` computed ``CHUNK_FRAMES`` frames at a time (the same gradients: the
+        data term is a sum over frames; a long video's [N, L] intermediates would not stay in the CPU's caches).
+        Returns the loss."""
+        total = 0.0
+        for start in range(0, len(frames), CHUNK_FRAMES):
+            part = slice(start, start + CHUNK_FRAMES)
+            chunk = {k: v[part] if k in PER_FRAME_PARAMS else v for k, v in params.items()}
+            data = self.data_term(chunk, frames[part], len(frames))
+            data.backward()
+            total += float(data.detach())
+        rest = self.regularisers(params, frames)
+        rest.backward()
+        return total + float(rest.detach())
 
     def continuous(self, frames: Tensor) -> Tensor:
         """1 for each consecutive pair of ``frames`` within one segment, 0 across a segment start (a clip boundary
@@ -249,18 +277,19 @@ def _optimise(
         groups.append({"params": [params["expressions"]], "lr": 0.02 * lr_scale})
     optimiser = torch.optim.Adam(groups)
     problem.rigid = rigid and not bool(params["expressions"].detach().any())
-    loss = torch.zeros(())
+    loss = 0.0
     for step in range(steps):
         optimiser.zero_grad(set_to_none=True)
-        loss = problem.loss(params, frames)
+        loss = problem.backward(params, frames)
         if extra is not None:
-            loss = loss + extra(params, step)
-        loss.backward()
+            term = extra(params, step)
+            term.backward()
+            loss += float(term.detach())
         optimiser.step()
         with torch.no_grad():
             params["expressions"].clamp_(0.0, 1.0)
             params["log_focal"].clamp_(*problem.log_focal_range)
-    return float(loss.detach())
+    return loss
 
 
 def fit_video(
