@@ -1,6 +1,16 @@
 """Lip-sync of the audio-to-expression models, measured without SyncNet (not available offline).
 
     python benchmarks/lipsync.py --data DATA [--held-out-seconds 2] [--folds 4] [--seeds 0 1 2] [--espeak]
+    python benchmarks/lipsync.py --sentences DATA --align ALIGN_DIR --out OUT [--cross DATA2 ...] [--seeds 0]
+
+``--sentences``: DATA is one speaker's many clips tracked into one identity (``minerf-track a.mp4 b.mp4 ... --names
+s1 s1 ...``: whole clips held out), ALIGN_DIR holds each clip's word timings (``<clip>.align``, GRID's format). The
+mapping is fitted on the training clips (as ``minerf-audio fit --data DATA`` does) and saved as OUT/mapping.pt; on the
+held-out clips, for the prior and the mapping, with phones recognised from the sound and from the word timings: the
+correlation of jawOpen, lip closure and the lips' opening (mm) with the tracked curves, the offset, and how many
+bilabials (p, b, m of the words) the lips close at (opening <= ``CLOSED_MM`` within 2 frames of the phone), beside how
+many open vowels they wrongly stay closed at. ``--cross``: the mapping (the mean speaking style) on every video with
+sound of other datasets: jawOpen r per speaker against their tracked curves.
 
 DATA is a dataset with aud.wav per video (``minerf-track`` of the real clips). The last ``--held-out-seconds`` of each
 video are held out (with ``--folds K``: each of K consecutive windows of that length in turn, a cross-validation); the
@@ -16,22 +26,33 @@ that does not align is counted with recognised phones).
 from __future__ import annotations
 
 import argparse
+import json
+import pickle
 import sys
 import tempfile
+import time
 import wave
 from pathlib import Path
+from typing import Optional
 
 import cv2
 import numpy as np
+import torch
 
 from dataparsers.dataset_scan import read_dataset
 from minerf_ns.audio import espeak
 from minerf_ns.audio.basis import expression_names
 from minerf_ns.audio.driving import calibrated_prior
-from minerf_ns.audio.features import prior_for_frames
-from minerf_ns.audio.lipsync import best_offset, correlation, lip_curves
-from minerf_ns.audio.mapping import MappingSettings, fit_mapping
-from minerf_ns.audio.phones import TranscriptError, recognize_phones, timed_phones
+from minerf_ns.audio.features import frame_features, prior_for_frames
+from minerf_ns.audio.lipsync import best_offset, correlation, lip_curves, lip_opening_mm
+from minerf_ns.audio.mapping import AudioToExpression, Clip, MappingSettings, fit_mapping, load_mapping_file
+from minerf_ns.audio.phones import (
+    TranscriptError,
+    phones_from_timed_words,
+    read_timed_words,
+    recognize_phones,
+    timed_phones,
+)
 from minerf_ns.audio.training_data import clips_from_videos, held_out_mask
 from minerf_ns.audio.waveform import SAMPLE_RATE, read_audio
 from minerf_ns.tracking.face_landmarker import FaceLandmarker
@@ -162,6 +183,155 @@ def espeak_closures(voices: list[str], fps: float = 25.0) -> None:
             print(f"| {voice} | {way}{note} | {hits[way]} of {count} ({100 * hits[way] / count:.0f}%) |", flush=True)
 
 
+CLOSED_MM = 2.5
+"""Lips count as closed when the mean head's lips are open by at most this (below a pixel at 128 px; the tracked
+curves of GRID s1 reach it at about 9 in 10 bilabials, the lips' median opening at open vowels is 8 mm)."""
+BILABIALS = ("P", "B", "M")
+OPEN_VOWELS = ("AA", "AE", "AH", "AW", "AY")
+
+
+def _segments(data: Path, align: Optional[Path], cache: Path) -> list[dict]:
+    """Each clip (segment) of every video with sound: its features from recognised phones and from the word
+    timings, its tracked expressions, whether it is held out, its phones. Cached in ``cache``."""
+    if cache.is_file():
+        return pickle.loads(cache.read_bytes())
+    segments = []
+    for video in read_dataset(data):
+        if video.audio is None:
+            continue
+        report = json.loads((video.folder / "track_report.json").read_text())
+        clip_names = {c["first_frame"]: Path(c["input"]).stem for c in report.get("clips", [])}
+        frame_ids = video.frame_numbers()
+        samples = read_audio(video.audio, duration_s=(int(frame_ids.max()) + 1) / video.fps, require_sound=False)
+        starts = video.segment_starts if video.segment_starts is not None else np.zeros(1, dtype=np.int64)
+        for rows in video.segment_runs():
+            ids = frame_ids[rows]
+            first = int(starts[np.searchsorted(starts, ids[0], side="right") - 1])
+            name = clip_names.get(first, f"{video.name}@{first}")
+            begin = int(round(first / video.fps * SAMPLE_RATE))
+            part = samples[begin : int(round((int(ids[-1]) + 1) / video.fps * SAMPLE_RATE))]
+            recognised = recognize_phones(part)
+            words = align / f"{name}.align" if align else None
+            worded = phones_from_timed_words(read_timed_words(words), len(part) / SAMPLE_RATE) if words and \
+                words.is_file() else None  # fmt: skip
+            segments.append({
+                "video": video.name, "name": name, "fps": video.fps, "frame_ids": ids - first,
+                "held": bool(video.held_out[rows].all()), "expressions": video.expressions[rows],
+                "recognised": recognised, "worded": worded,
+                "features": frame_features(part, ids - first, video.fps, recognised),
+                "worded_features": None if worded is None else frame_features(part, ids - first, video.fps, worded),
+            })  # fmt: skip
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps(segments))
+    return segments
+
+
+def _closures(opening: np.ndarray, phones, frame_ids: np.ndarray, fps: float) -> tuple[int, int, int, int]:
+    """(bilabials closed, bilabials, open vowels wrongly closed, open vowels): the lips' opening within 2 frames of
+    each phone's span."""
+    closed = total = wrong = vowels = 0
+    for phone in phones:
+        near = (frame_ids >= np.floor(phone.start_s * fps) - 2) & (frame_ids <= np.ceil(phone.end_s * fps) + 2)
+        if not near.any():
+            continue
+        if phone.label in BILABIALS:
+            total += 1
+            closed += bool(opening[near].min() <= CLOSED_MM)
+        elif phone.label in OPEN_VOWELS:
+            vowels += 1
+            wrong += bool(opening[near].max() <= CLOSED_MM)
+    return closed, total, wrong, vowels
+
+
+def _sentence_scores(predicted: list[np.ndarray], held: list[dict], names) -> dict:
+    """Pooled over the held-out clips: correlations, offset, closures (at the phones of the word timings where a
+    clip has them)."""
+    mine = lip_curves(np.concatenate(predicted), names)
+    theirs = lip_curves(np.concatenate([s["expressions"] for s in held]), names)
+    opening = [lip_opening_mm(p) for p in predicted]
+    tracked_opening = np.concatenate([lip_opening_mm(s["expressions"]) for s in held])
+    counts = np.zeros(4, dtype=int)
+    for s, o in zip(held, opening):
+        counts += np.asarray(_closures(o, s["worded"] or s["recognised"], s["frame_ids"], s["fps"]))
+    per_clip = [correlation(lip_curves(p, names)["jaw_open"], lip_curves(s["expressions"], names)["jaw_open"])
+                for p, s in zip(predicted, held)]  # fmt: skip
+    return {
+        "jaw_r": correlation(mine["jaw_open"], theirs["jaw_open"]),
+        "jaw_r_clip_median": float(np.median(per_clip)),
+        "closure_r": correlation(mine["lip_closure"], theirs["lip_closure"]),
+        "opening_r": correlation(np.concatenate(opening), tracked_opening),
+        "jaw_offset": best_offset(mine["jaw_open"], theirs["jaw_open"]),
+        "closure_offset": best_offset(mine["lip_closure"], theirs["lip_closure"]),
+        "bilabials_closed": int(counts[0]), "bilabials": int(counts[1]),
+        "vowels_closed": int(counts[2]), "vowels": int(counts[3]),
+    }  # fmt: skip
+
+
+def sentences(data: Path, align: Optional[Path], out: Path, seeds: list[int], steps: int,
+              mapping_file: Optional[Path]) -> AudioToExpression:  # fmt: skip
+    """Fit on the training clips, score on the held-out clips (whole sentences)."""
+    t0 = time.perf_counter()
+    segments = _segments(data, align, out / "segments.pkl")
+    train, held = [s for s in segments if not s["held"]], [s for s in segments if s["held"]]
+    frames = [sum(len(s["frame_ids"]) for s in part) for part in (train, held)]
+    print(f"{len(train)} training clips ({frames[0]} frames), {len(held)} held-out clips ({frames[1]} frames); "
+          f"phones and features {time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
+    names = expression_names(held[0]["expressions"].shape[1])
+    own = np.concatenate([s["expressions"] for s in train])
+    rows = []
+    tracked = _sentence_scores([s["expressions"] for s in held], held, names)
+    rows.append(("tracked curves themselves (reference)", "-", tracked))
+    for key, label in (("recognised", "recognised from the sound"), ("worded", "from the word timings")):
+        prior = [calibrated_prior(prior_for_frames(s[key] or s["recognised"], s["frame_ids"], s["fps"], names), own,
+                                  names) for s in held]  # fmt: skip
+        rows.append(("viseme prior", label, _sentence_scores(prior, held, names)))
+    mapping = None
+    for seed in seeds:
+        if mapping_file is not None:
+            mapping, fit_s = load_mapping_file(mapping_file), 0.0
+        else:
+            t0 = time.perf_counter()
+            mapping = fit_mapping([Clip(s["video"], s["features"], s["expressions"]) for s in train],
+                                  MappingSettings(seed=seed, steps=steps))  # fmt: skip
+            fit_s = time.perf_counter() - t0
+            torch.save(mapping.to_file_dict(), out / f"mapping_seed{seed}.pt")
+        for key, label in (("features", "recognised from the sound"), ("worded_features", "from the word timings")):
+            predicted = [mapping.predict(s[key] if s[key] is not None else s["features"], s["video"]) for s in held]
+            rows.append((f"learned, seed {seed} (fit {fit_s:.0f} s)", label, _sentence_scores(predicted, held, names)))
+        if mapping_file is not None:
+            break
+    print("\n| model | phones | jawOpen r (clip median) | lip closure r | lips' opening r | offset jaw / closure "
+          f"| bilabials closed (<= {CLOSED_MM} mm) | open vowels closed |\n" + "|---" * 8 + "|")  # fmt: skip
+    for model, label, r in rows:
+        print(f"| {model} | {label} | {r['jaw_r']:.3f} ({r['jaw_r_clip_median']:.2f}) | {r['closure_r']:.3f} | "
+              f"{r['opening_r']:.3f} | {r['jaw_offset']:+d} / {r['closure_offset']:+d} | {r['bilabials_closed']} of "
+              f"{r['bilabials']} ({100 * r['bilabials_closed'] / max(r['bilabials'], 1):.0f}%) | {r['vowels_closed']}"
+              f" of {r['vowels']} |")  # fmt: skip
+    return mapping
+
+
+def cross_speaker(mapping: AudioToExpression, datasets: list[Path], out: Path) -> None:
+    """The mapping's mean speaking style on other speakers' videos: jawOpen r against their tracked curves."""
+    print("\n| speaker | dataset | seconds | learned jawOpen r | offset | prior jawOpen r | lips' opening r (learned) "
+          "|\n|---|---|---|---|---|---|---|")  # fmt: skip
+    for data in datasets:
+        segments = _segments(data, None, out / f"cross-{data.name}.pkl")
+        for video in sorted({s["video"] for s in segments}):
+            parts = [s for s in segments if s["video"] == video]
+            names = expression_names(parts[0]["expressions"].shape[1])
+            predicted = np.concatenate([mapping.predict(s["features"], None) for s in parts])
+            tracked = np.concatenate([s["expressions"] for s in parts])
+            raw = [prior_for_frames(s["recognised"], s["frame_ids"], s["fps"], names) for s in parts]
+            prior = np.concatenate([calibrated_prior(r, tracked, names) for r in raw])
+            mine, theirs = lip_curves(predicted, names), lip_curves(tracked, names)
+            seconds = sum(len(s["frame_ids"]) / s["fps"] for s in parts)
+            jaw_r = correlation(mine["jaw_open"], theirs["jaw_open"])
+            print(f"| {video} | {data.name} | {seconds:.1f} | {jaw_r:.2f} | "
+                  f"{best_offset(mine['jaw_open'], theirs['jaw_open']):+d} | "
+                  f"{correlation(lip_curves(prior, names)['jaw_open'], theirs['jaw_open']):.2f} | "
+                  f"{correlation(lip_opening_mm(predicted), lip_opening_mm(tracked)):.2f} |", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path)
@@ -170,10 +340,21 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=1, help="hold out each of this many consecutive windows in turn "
                         "(1: the last --held-out-seconds only)")  # fmt: skip
     parser.add_argument("--espeak", action="store_true")
+    parser.add_argument("--sentences", type=Path, help="one speaker's clips tracked into one identity")
+    parser.add_argument("--align", type=Path, help="word timings of --sentences' clips (<clip>.align)")
+    parser.add_argument("--out", type=Path, default=Path("lipsync-out"), help="caches and fitted mappings")
+    parser.add_argument("--steps", type=int, default=MappingSettings().steps, help="mapping fit steps")
+    parser.add_argument("--mapping", type=Path, help="score this mapping instead of fitting one")
+    parser.add_argument("--cross", type=Path, nargs="*", default=[], help="datasets of other speakers")
     parser.add_argument("--voices", nargs="+", default=["en-us", "en-us+klatt2"], help="espeak-ng voices")
     args = parser.parse_args()
     if args.data:
         real(args.data, args.held_out_seconds, args.seeds, args.folds)
+    if args.sentences:
+        args.out.mkdir(parents=True, exist_ok=True)
+        mapping = sentences(args.sentences, args.align, args.out, args.seeds, args.steps, args.mapping)
+        if args.cross:
+            cross_speaker(mapping, args.cross, args.out)
     if args.espeak:
         espeak_closures(args.voices)
 

@@ -151,18 +151,20 @@ def parse_number(value: Any, path: Path, where: str, what: str) -> float:
 
 
 def check_intrinsics(intrinsics: VideoIntrinsics, path: Path) -> None:
-    """Focal lengths must be positive and plausible (0.1 to 100 image widths), the principal point in the image."""
+    """Focal lengths must be positive and plausible (0.1 to 100 image widths), the principal point within one image
+    size of the image (a face-centred crop of a larger frame moves it off the crop, even outside it)."""
     size = max(intrinsics.width, intrinsics.height)
     for name, focal in (("focal length fx", intrinsics.fx), ("focal length fy", intrinsics.fy)):
         if not 0.1 * size <= focal <= 100.0 * size:
             raise DatasetError(path, f"{name} is {focal:g} px for {intrinsics.width}x{intrinsics.height} images "
                                "(outside 0.1 to 100 image widths)",
                                "write the focal length in pixels of these images")  # fmt: skip
-    if not (0 <= intrinsics.cx <= intrinsics.width and 0 <= intrinsics.cy <= intrinsics.height):
+    width, height = intrinsics.width, intrinsics.height
+    if not (-width <= intrinsics.cx <= 2 * width and -height <= intrinsics.cy <= 2 * height):
         raise DatasetError(
             path,
-            f"principal point ({intrinsics.cx:g}, {intrinsics.cy:g}) lies outside the "
-            f"{intrinsics.width}x{intrinsics.height} image",
+            f"principal point ({intrinsics.cx:g}, {intrinsics.cy:g}) lies more than an image size outside the "
+            f"{width}x{height} image",
             "write cx, cy in pixels of these images",
         )
 

@@ -176,7 +176,7 @@ BAD_INPUTS = {
     "absurd focal": (lambda d: _json_edit(d / "ada/transforms_train.json", lambda m: m.update(focal_len=1e30)),
                      "transforms_train.json", "focal length fx is 1e+30 px"),
     "principal point outside": (lambda d: _json_edit(d / "ada/transforms_train.json", lambda m: m.update(cx=500)),
-                                "transforms_train.json", "principal point (500, 32) lies outside the 64x64 image"),
+                                "transforms_train.json", "principal point (500, 32) lies more than an image"),
     "exp of strings": (lambda d: _set_params(d / "ben/track_params.pt", exp=[["a"] * 53] * 20), "track_params.pt",
                        "'exp' is a list that is not numeric"),
     "non-numeric face_rect": (lambda d: [_json_edit(d / f"ada/transforms_{s}.json", lambda m: [

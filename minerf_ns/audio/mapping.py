@@ -1,6 +1,11 @@
-"""The learned audio-to-expression mapping: a small temporal convolution from per-frame audio features (log-mel,
-loudness, viseme activations; about 0.5 s of context) to a dataset's expression vectors, for any basis, trained
-jointly over identities with a learned speaking-style code per identity. Pure torch."""
+"""The learned audio-to-expression mapping: a temporal convolution network from per-frame audio features (log-mel,
+loudness, viseme activations) to a dataset's expression vectors, for any basis, trained jointly over identities with
+a learned speaking-style code per identity. Pure torch.
+
+Two architectures: ``residual`` (the default: residual blocks of dilated convolutions, 1.2 s of context, sized for
+minutes of speech) and ``two-layer`` (the first version, 0.5 s of context, for seconds of speech; mappings saved
+before ``architecture`` existed are rebuilt as this).
+"""
 
 from __future__ import annotations
 
@@ -20,23 +25,49 @@ FEATURE_CLIP = 4.0
 class MappingSettings:
     """How the mapping is built and fitted."""
 
-    hidden: int = 64
+    architecture: str = "residual"
+    """``residual``: residual blocks of dilated convolutions (``dilations``); ``two-layer``: the first version (two
+    convolutions covering ``context_frames``)."""
+    hidden: int = 128
     """Channels of the convolutions."""
     style_dim: int = 8
     """Size of each identity's speaking-style code."""
+    dilations: tuple = (1, 2, 4, 8)
+    """One residual block of kernel-3 convolutions per entry (``residual``): 1 + 2 * sum = 31 frames of context
+    (1.24 s at 25 fps: a syllable either side)."""
+    block_dropout: float = 0.1
+    """Dropout inside each residual block."""
     context_frames: int = 13
-    """Receptive field in frames (13 at 25 fps = 0.52 s: the paper's and AD-NeRF's audio windows are ~0.5 s)."""
-    steps: int = 1500
+    """Receptive field in frames of the ``two-layer`` network (13 at 25 fps = 0.52 s)."""
+    steps: int = 3000
     """Optimizer steps."""
-    crop: int = 48
+    crop: int = 64
     """Frames per training crop."""
-    batch: int = 16
+    batch: int = 32
     """Crops per step."""
     lr: float = 2e-3
     weight_decay: float = 1e-2
     input_dropout: float = 0.2
-    """Dropout on the features (few minutes of speech at most: the network must not memorise them)."""
+    """Dropout on the features (the network must not memorise a few minutes of speech)."""
     seed: int = 0
+
+    @classmethod
+    def small(cls, **overrides) -> "MappingSettings":
+        """The first version's network and schedule (seconds of speech: 2 layers, 64 channels, 1,500 steps)."""
+        return cls(**{"architecture": "two-layer", "hidden": 64, "steps": 1500, "crop": 48, "batch": 16, **overrides})
+
+
+class _Block(nn.Module):
+    """x + dropout(gelu(norm(dilated conv(x))))."""
+
+    def __init__(self, channels: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, 3, dilation=dilation, padding=dilation, padding_mode="replicate")
+        self.norm = nn.GroupNorm(1, channels)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Float[Tensor, "B C T"]) -> Float[Tensor, "B C T"]:
+        return x + self.dropout(torch.nn.functional.gelu(self.norm(self.conv(x))))
 
 
 class AudioToExpression(nn.Module):
@@ -46,13 +77,21 @@ class AudioToExpression(nn.Module):
         super().__init__()
         self.settings = settings
         self.identities: List[str] = list(identities)
-        half = settings.context_frames // 2
-        # two layers: kernel 1 + 2 * (half // 2) and a dilated one cover the context
-        k1 = 2 * (half // 2) + 1
-        dilation = max(1, half - half // 2)
-        self.first = nn.Conv1d(num_features, settings.hidden, k1, padding=k1 // 2, padding_mode="replicate")
-        self.second = nn.Conv1d(settings.hidden, settings.hidden, 3, dilation=dilation, padding=dilation,
-                                padding_mode="replicate")  # fmt: skip
+        if settings.architecture == "two-layer":
+            half = settings.context_frames // 2
+            # two layers: kernel 1 + 2 * (half // 2) and a dilated one cover the context
+            k1 = 2 * (half // 2) + 1
+            dilation = max(1, half - half // 2)
+            self.first = nn.Conv1d(num_features, settings.hidden, k1, padding=k1 // 2, padding_mode="replicate")
+            self.second = nn.Conv1d(settings.hidden, settings.hidden, 3, dilation=dilation, padding=dilation,
+                                    padding_mode="replicate")  # fmt: skip
+        elif settings.architecture == "residual":
+            self.first = nn.Conv1d(num_features, settings.hidden, 1)
+            self.blocks = nn.Sequential(
+                *[_Block(settings.hidden, d, settings.block_dropout) for d in settings.dilations]
+            )
+        else:
+            raise ValueError(f"unknown mapping architecture {settings.architecture!r}")
         self.out = nn.Conv1d(settings.hidden, expression_dim, 1)
         self.style = nn.Embedding(len(self.identities), settings.style_dim)
         nn.init.zeros_(self.style.weight)
@@ -80,8 +119,12 @@ class AudioToExpression(nn.Module):
         # features beyond 4 spreads are clipped, and expressions are kept within what the videos showed
         x = self.dropout(((features - self.feature_mean) / self.feature_std).clamp(-FEATURE_CLIP, FEATURE_CLIP))
         x = x.transpose(1, 2)
-        hidden = torch.nn.functional.gelu(self.first(x) + self.style_in(style)[:, :, None])
-        hidden = torch.nn.functional.gelu(self.second(hidden)) + hidden
+        hidden = self.first(x) + self.style_in(style)[:, :, None]
+        if self.settings.architecture == "two-layer":
+            hidden = torch.nn.functional.gelu(hidden)
+            hidden = torch.nn.functional.gelu(self.second(hidden)) + hidden
+        else:
+            hidden = self.blocks(hidden)
         out = self.out(hidden).transpose(1, 2) * self.target_std + self.target_mean
         return out if self.training else torch.maximum(torch.minimum(out, self.target_high), self.target_low)
 
@@ -99,9 +142,10 @@ class AudioToExpression(nn.Module):
 
     @classmethod
     def from_file_dict(cls, data: Dict) -> "AudioToExpression":
-        module = cls(
-            data["num_features"], data["expression_dim"], data["identities"], MappingSettings(**data["settings"])
-        )
+        # mappings saved before the architecture was a setting are the two-layer network with its own defaults
+        settings = {**asdict(MappingSettings.small()), **data["settings"]}
+        settings["dilations"] = tuple(settings["dilations"])
+        module = cls(data["num_features"], data["expression_dim"], data["identities"], MappingSettings(**settings))
         module.load_state_dict(data["state"])
         return module.eval()
 

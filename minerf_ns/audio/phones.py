@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 from jaxtyping import Float
@@ -117,6 +117,64 @@ def align_phones(samples: Float[np.ndarray, " samples"], transcript: str) -> Lis
     if phones and phones[-1].end_s < duration:
         phones.append(Phone(SILENCE, phones[-1].end_s, duration))
     return phones
+
+
+VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
+"""ARPAbet vowels: a vowel takes twice a consonant's share of its word's time (``phones_from_timed_words``)."""
+
+
+def phones_from_timed_words(words: Sequence[tuple[float, float, str]], duration_s: float) -> List[Phone]:
+    """The phones of words whose times are known (a timed transcript, such as GRID's word alignments), covering
+    ``[0, duration_s]``: each word's dictionary phones share its span (a vowel twice a consonant's share); gaps and
+    ``sil``/``sp`` entries are silence.
+
+    Raises:
+        TranscriptError: a word the dictionary lacks.
+    """
+    decoder = _decoder()
+    phones: List[Phone] = []
+    unknown = []
+    for start, end, word in sorted(words):
+        if word.lower() in ("sil", "sp", ""):
+            continue
+        spelling = decoder.lookup_word(word.lower())
+        if spelling is None:
+            unknown.append(word)
+            continue
+        labels = spelling.split()
+        shares = np.cumsum([0.0] + [2.0 if label in VOWELS else 1.0 for label in labels])
+        times = start + (end - start) * shares / shares[-1]
+        if (phones[-1].end_s if phones else 0.0) < start - 1e-6:
+            phones.append(Phone(SILENCE, phones[-1].end_s if phones else 0.0, start))
+        phones += [Phone(label, float(a), float(b)) for label, a, b in zip(labels, times[:-1], times[1:])]
+    if unknown:
+        raise TranscriptError(f"words not in the pronouncing dictionary: {' '.join(unknown)}")
+    if (phones[-1].end_s if phones else 0.0) < duration_s:
+        phones.append(Phone(SILENCE, phones[-1].end_s if phones else 0.0, duration_s))
+    return phones
+
+
+def read_timed_words(path) -> List[tuple[float, float, str]]:
+    """A timed transcript: lines ``start end word``; GRID's ``.align`` files count in 1/25,000 s, other files in
+    seconds.
+
+    Raises:
+        TranscriptError: a line that is not ``start end word``.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    scale = 1.0 / 25000.0 if path.suffix == ".align" else 1.0
+    words = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            words.append((float(parts[0]) * scale, float(parts[1]) * scale, parts[2]))
+        except (ValueError, IndexError):
+            raise TranscriptError(f"{path} line {number} is not 'start end word': {line[:40]!r}") from None
+    return words
 
 
 def timed_phones(samples: Float[np.ndarray, " samples"], transcript: Optional[str] = None) -> List[Phone]:
