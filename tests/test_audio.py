@@ -17,10 +17,19 @@ from nerfstudio_cli import EXPRESSION_DIM, fail_line, run
 from dataparsers.dataset_scan import read_video
 from minerf_ns.audio import espeak
 from minerf_ns.audio.basis import expression_names
+from minerf_ns.audio.driving import retarget
 from minerf_ns.audio.features import NUM_FEATURES, frame_features
-from minerf_ns.audio.lipsync import best_offset, correlation, lip_curves
+from minerf_ns.audio.lipsync import best_offset, correlation, lip_curves, lip_opening_mm
 from minerf_ns.audio.mapping import AudioToExpression, Clip, MappingSettings, fit_mapping
-from minerf_ns.audio.phones import SILENCE, Phone, TranscriptError, align_phones, recognize_phones
+from minerf_ns.audio.phones import (
+    SILENCE,
+    Phone,
+    TranscriptError,
+    align_phones,
+    phones_from_timed_words,
+    read_timed_words,
+    recognize_phones,
+)
 from minerf_ns.audio.visemes import BILABIALS, prior_expressions
 from minerf_ns.audio.waveform import SAMPLE_RATE, AudioInputError, read_audio, write_wav
 
@@ -133,6 +142,53 @@ def test_learned_mapping_on_a_tiny_dataset():
     np.testing.assert_allclose(restored.predict(held[0].features, "ada"), mapping.predict(held[0].features, "ada"))
 
 
+def test_first_two_layer_mappings_still_load_and_a_mapping_moves_onto_another_face():
+    rng = np.random.default_rng(0)
+    small = AudioToExpression(NUM_FEATURES, 3, ["ada"], MappingSettings.small())
+    saved = small.to_file_dict()
+    for key in ("architecture", "dilations", "block_dropout"):  # what a mapping saved before this version lacks
+        del saved["settings"][key]
+    restored = AudioToExpression.from_file_dict(saved)
+    assert restored.settings.architecture == "two-layer" and restored.settings.hidden == 64
+    features = rng.normal(size=(40, NUM_FEATURES)).astype(np.float32)
+    np.testing.assert_allclose(restored.predict(features, "ada"), small.eval().predict(features, "ada"), atol=1e-6)
+    big = AudioToExpression(NUM_FEATURES, 3, ["ada"], MappingSettings())
+    assert len(big.blocks) == 4 and sum(p.numel() for p in big.parameters()) > 5 * sum(
+        p.numel() for p in small.parameters()
+    )  # fmt: skip
+    # retarget: the mapping's mean lands on the identity's mean, its spread scaled to the identity's (gain <= 4)
+    big.target_mean.copy_(torch.tensor([0.2, 0.5, 0.0]))
+    big.target_std.copy_(torch.tensor([0.1, 0.1, 0.001]))
+    own = np.stack([rng.uniform(0.0, 0.2, 200), rng.uniform(0.4, 0.6, 200), rng.uniform(0.0, 1.0, 200)], 1)
+    moved = retarget(np.array([[0.2, 0.5, 0.0], [0.3, 0.5, 0.0]], np.float32), big, own)
+    np.testing.assert_allclose(moved[0, :2], own.mean(0)[:2], atol=1e-6)
+    assert moved[1, 0] - moved[0, 0] == pytest.approx(0.1 * own[:, 0].std() / 0.1, rel=1e-4)  # one spread = one spread
+    assert (moved >= own.min(0)).all() and (moved <= own.max(0)).all()
+
+
+def test_timed_words_to_phones_and_the_lips_opening(tmp_path):
+    align = tmp_path / "bbaf2n.align"
+    align.write_text("0 23750 sil\n23750 29500 bin\n29500 34000 blue\n34000 74500 sil\n")  # GRID: 1/25,000 s
+    words = read_timed_words(align)
+    assert words[1][:2] == pytest.approx((0.95, 1.18)) and words[1][2] == "bin"
+    phones = phones_from_timed_words(words, 3.0)
+    assert [p.label for p in phones] == [SILENCE, "B", "IH", "N", "B", "L", "UW", SILENCE]
+    assert phones[1].start_s == pytest.approx(0.95) and phones[3].end_s == pytest.approx(1.18)
+    assert phones[2].end_s - phones[2].start_s == pytest.approx(2 * (phones[1].end_s - phones[1].start_s))  # a vowel
+    assert phones[-1].end_s == 3.0 and all(a.end_s == pytest.approx(b.start_s) for a, b in zip(phones, phones[1:]))
+    with pytest.raises(TranscriptError, match="not in the pronouncing dictionary: zzxq"):
+        phones_from_timed_words([(0.0, 1.0, "zzxq")], 1.0)
+    (tmp_path / "bad.txt").write_text("0.1 x\n")
+    with pytest.raises(TranscriptError, match="line 1 is not 'start end word'"):
+        read_timed_words(tmp_path / "bad.txt")
+    names = expression_names(53)
+    faces = np.zeros((3, 53), np.float32)
+    faces[1, names.index("jawOpen")] = 1.0
+    faces[2, names.index("mouthPress_L")] = faces[2, names.index("mouthPress_R")] = 1.0
+    opening = lip_opening_mm(faces)
+    assert opening[0] == 0.0 and opening[1] == pytest.approx(32.6, abs=0.1) and opening[2] < -2.0  # measured -4.3
+
+
 def test_read_audio_errors_and_exact_length(tmp_path):
     write_wav(tmp_path / "tone.wav", 0.3 * np.sin(np.linspace(0, 2000, 8000)).astype(np.float32))
     assert len(read_audio(tmp_path / "tone.wav", duration_s=1.0)) == SAMPLE_RATE  # padded to exactly 1 s
@@ -171,7 +227,7 @@ def test_dataset_reads_aud_wav_and_minerf_audio_fit(dataset_with_sound, tmp_path
     out = tmp_path / "mapping.pt"
     proc = run("minerf-audio", "fit", "--data", str(dataset_with_sound), "--output", str(out), "--steps", "60",
                cwd=tmp_path)  # fmt: skip
-    assert "fitting on 54 frames of 2 identities" in proc.stdout
+    assert "fitting the two-layer network on 54 frames (2 clips) of 2 identities, 60 steps" in proc.stdout
     assert "held-out frames too few to score" in proc.stdout  # 3 per video
     mapping = AudioToExpression.from_file_dict(torch.load(out, weights_only=True))
     assert mapping.expression_dim == EXPRESSION_DIM and mapping.identities == ["ada", "ben"]

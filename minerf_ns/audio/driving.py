@@ -36,6 +36,23 @@ def calibrated_prior(
     return out.astype(np.float32)
 
 
+RETARGET_GAIN = (0.25, 4.0)
+"""Bounds of the per-value gain that moves a mapping's expressions onto another identity's range of motion."""
+
+
+def retarget(
+    predicted: Float[np.ndarray, "T d"], mapping: AudioToExpression, own: Float[np.ndarray, "N d"]
+) -> Float[np.ndarray, "T d"]:
+    """A mapping's expressions on an identity it was not fitted on (a mapping from GRID driving anyone): each value's
+    offset from the mapping's training mean, scaled by the ratio of the identity's spread to the training spread
+    (within ``RETARGET_GAIN``), added to the identity's own mean, and kept within what the identity's video showed.
+    The mouth moves with the speech as the mapping learnt it, over the amplitude this face showed."""
+    mean, spread = mapping.target_mean.numpy(), mapping.target_std.numpy()
+    gain = np.clip(own.std(axis=0) / np.maximum(spread, 1e-3), *RETARGET_GAIN)
+    out = own.mean(axis=0) + (predicted - mean) * gain
+    return np.clip(out, own.min(axis=0), own.max(axis=0)).astype(np.float32)
+
+
 def expressions_from_audio(
     samples: Float[np.ndarray, " samples"],
     fps: float,
@@ -53,13 +70,15 @@ def expressions_from_audio(
         own_expressions: the identity's tracked expressions (the prior's range of motion).
         expression_names: the basis's blendshape names (the prior needs ICT-FaceKit's; None for another basis).
         mapping: the learned mapping; None: the viseme prior.
-        identity: whose speaking style the mapping uses.
+        identity: whose speaking style the mapping uses; for an identity the mapping was not fitted on, its mean
+            style, retargeted to ``own_expressions`` (``retarget``).
         phones: the audio's timed phones (e.g. aligned to a transcript); recognised from the sound when not given.
     """
     frame_ids = np.arange(num_video_frames(len(samples), fps))
     phones = recognize_phones(samples) if phones is None else phones
     if mapping is not None:
-        return mapping.predict(frame_features(samples, frame_ids, fps, phones), identity)
+        predicted = mapping.predict(frame_features(samples, frame_ids, fps, phones), identity)
+        return predicted if identity in mapping.identities else retarget(predicted, mapping, own_expressions)
     if expression_names is None:
         raise ValueError("the viseme prior drives ICT-FaceKit blendshapes; this basis has no names")
     prior = prior_for_frames(phones, frame_ids, fps, expression_names)

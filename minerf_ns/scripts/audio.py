@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
+import numpy as np
 import torch
 import tyro
 from rich.console import Console
@@ -19,6 +20,9 @@ from minerf_ns.layout import AUDIO_MAPPING_FILE
 
 CONSOLE = Console()
 TOOL = "minerf-audio fit"
+RESIDUAL_FROM_FRAMES = 3000
+"""``--network auto`` picks the residual network from this many training frames on (2 minutes at 25 fps), the
+two-layer one below."""
 MIN_SCORED_FRAMES = 8
 """Held-out runs shorter than this get no lip-sync score (a correlation over fewer frames says little)."""
 
@@ -33,8 +37,11 @@ class AudioFit:
     """Or a dataset root (one folder per video)."""
     output: Optional[Path] = None
     """Where to save the mapping (default with --load-config: the run folder's audio_to_expression.pt)."""
-    steps: int = 1500
-    """Optimizer steps (about 3 s per 1,000 on a 2-core CPU)."""
+    network: Literal["auto", "residual", "two-layer"] = "auto"
+    """The mapping's network: ``residual`` (dilated convolutions, 1.24 s of context: for minutes of speech),
+    ``two-layer`` (0.52 s of context: for seconds), or ``auto`` (residual from 3,000 training frames on)."""
+    steps: Optional[int] = None
+    """Optimizer steps (default: the network's own, 3,000 residual / 1,500 two-layer)."""
     seed: int = 0
     """Random seed."""
     overwrite: bool = False
@@ -49,7 +56,7 @@ class AudioFit:
 
         if (self.load_config is None) == (self.data is None):
             fail(TOOL, "give exactly one of --load-config RUN/config.yml or --data ROOT")
-        if self.steps < 1:
+        if self.steps is not None and self.steps < 1:
             fail(TOOL, f"--steps {self.steps}: must be at least 1. Fix: pass a positive number (nothing written)")
         output = self.output or (self.load_config.parent / AUDIO_MAPPING_FILE if self.load_config else None)
         if output is None:
@@ -67,19 +74,27 @@ class AudioFit:
         if clips.silent_videos:
             CONSOLE.print(f"[yellow]without aud.wav, not used: {', '.join(clips.silent_videos)}")
         frames = sum(len(c.features) for c in clips.train)
-        CONSOLE.print(f"fitting on {frames} frames of {len({c.identity for c in clips.train})} identities")
+        network = self.network
+        if network == "auto":
+            network = "residual" if frames >= RESIDUAL_FROM_FRAMES else "two-layer"
+        settings = MappingSettings() if network == "residual" else MappingSettings.small()
+        settings.seed = self.seed
+        settings.steps = self.steps or settings.steps
+        CONSOLE.print(f"fitting the {network} network on {frames} frames ({len(clips.train)} clips) of "
+                      f"{len({c.identity for c in clips.train})} identities, {settings.steps} steps")  # fmt: skip
         with CONSOLE.status("fitting") as status:
-            mapping = fit_mapping(clips.train, MappingSettings(steps=self.steps, seed=self.seed),
-                                  progress=lambda step, total, loss: status.update(
-                                      f"fitting: step {step}/{total}, loss {loss:.3f}"))  # fmt: skip
+            mapping = fit_mapping(clips.train, settings, progress=lambda step, total, loss: status.update(
+                f"fitting: step {step}/{total}, loss {loss:.3f}"))  # fmt: skip
         names = expression_names(mapping.expression_dim)
         scored = [clip for clip in clips.held_out if len(clip.features) >= MIN_SCORED_FRAMES]
         if not scored:
             CONSOLE.print(f"held-out frames too few to score (fewer than {MIN_SCORED_FRAMES} in a row per video)")
-        for clip in scored:
-            scores = lip_sync_scores(mapping.predict(clip.features, clip.identity), clip.expressions, names)
+        for identity in sorted({clip.identity for clip in scored}):  # its held-out clips pooled
+            own = [clip for clip in scored if clip.identity == identity]
+            predicted = np.concatenate([mapping.predict(clip.features, identity) for clip in own])
+            scores = lip_sync_scores(predicted, np.concatenate([clip.expressions for clip in own]), names)
             text = ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
-            CONSOLE.print(f"held-out {clip.identity} ({len(clip.features)} frames): {text}")
+            CONSOLE.print(f"held-out {identity} ({len(predicted)} frames in {len(own)} clip(s)): {text}")
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(f".{output.name}.partial")
         torch.save(mapping.to_file_dict(), partial)
