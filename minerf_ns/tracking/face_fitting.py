@@ -191,7 +191,7 @@ class _Problem:
         target = self.target[frames]
         du = self.centre[0] + focal * (cam[0] + tx) / depth - target[..., 0]
         dv = self.centre[1] - focal * (cam[1] + ty) / depth - target[..., 1]
-        distance = (du.square() + dv.square()).sqrt()
+        distance = (du.square() + dv.square() + 1e-12).sqrt()  # + (1e-6 px)^2: sqrt's gradient at an exact 0 is NaN
         if not with_depth:
             return distance, None
         dist = -cam[3]

@@ -230,6 +230,9 @@ def track_video(
                     principal_point=principal_point)  # fmt: skip
     progress("fitting", 1, 1)
     timings["fit_s"] = time.perf_counter() - t0
+    if not (np.isfinite(fit.focal) and np.isfinite(fit.expressions).all() and np.isfinite(fit.euler).all()):
+        raise TrackInputError(source.path, "the face model's fit did not converge (it is not a number)",
+                              "track it again with --crop centre, or report the video")  # fmt: skip
     if settings.photometric:
         t0 = time.perf_counter()
         fit = refine_photometric(
