@@ -42,7 +42,7 @@ import torch
 from dataparsers.dataset_scan import read_dataset
 from minerf_ns.audio import espeak
 from minerf_ns.audio.basis import expression_names
-from minerf_ns.audio.driving import calibrated_prior
+from minerf_ns.audio.driving import calibrated_prior, close_lips
 from minerf_ns.audio.features import frame_features, prior_for_frames
 from minerf_ns.audio.lipsync import best_offset, correlation, lip_curves, lip_opening_mm
 from minerf_ns.audio.mapping import AudioToExpression, Clip, MappingSettings, fit_mapping, load_mapping_file
@@ -295,9 +295,20 @@ def sentences(data: Path, align: Optional[Path], out: Path, seeds: list[int], st
                                   MappingSettings(seed=seed, steps=steps))  # fmt: skip
             fit_s = time.perf_counter() - t0
             torch.save(mapping.to_file_dict(), out / f"mapping_seed{seed}.pt")
+        model = f"learned, seed {seed} (fit {fit_s:.0f} s)"
         for key, label in (("features", "recognised from the sound"), ("worded_features", "from the word timings")):
             predicted = [mapping.predict(s[key] if s[key] is not None else s["features"], s["video"]) for s in held]
-            rows.append((f"learned, seed {seed} (fit {fit_s:.0f} s)", label, _sentence_scores(predicted, held, names)))
+            rows.append((model, label, _sentence_scores(predicted, held, names)))
+        closed = [
+            close_lips(
+                mapping.predict(s["worded_features"], s["video"]), s["worded"], s["frame_ids"], s["fps"], own, names
+            )
+            if s["worded"]
+            else mapping.predict(s["features"], s["video"])
+            for s in held
+        ]
+        rows.append((model + " + lips closed at the words' p, b, m", "from the word timings",
+                     _sentence_scores(closed, held, names)))  # fmt: skip
         if mapping_file is not None:
             break
     print("\n| model | phones | jawOpen r (clip median) | lip closure r | lips' opening r | offset jaw / closure "

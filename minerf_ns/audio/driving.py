@@ -9,10 +9,11 @@ from typing import Optional, Sequence
 import numpy as np
 from jaxtyping import Float
 
-from minerf_ns.audio.features import frame_features, prior_for_frames
+from minerf_ns.audio.features import frame_features, prior_for_frames, sound_times
+from minerf_ns.audio.lipsync import lip_opening_mm
 from minerf_ns.audio.mapping import AudioToExpression
 from minerf_ns.audio.phones import Phone, recognize_phones
-from minerf_ns.audio.visemes import viseme_targets
+from minerf_ns.audio.visemes import VISEME_NAMES, viseme_activations, viseme_targets
 from minerf_ns.audio.waveform import SAMPLE_RATE
 
 
@@ -53,6 +54,35 @@ def retarget(
     return np.clip(out, own.min(axis=0), own.max(axis=0)).astype(np.float32)
 
 
+CLOSED_PERCENTILE = 5.0
+"""An identity's closed mouth: the median of its frames whose lips are open least (this percentile of the opening)."""
+
+
+def closed_mouth(own: Float[np.ndarray, "N 53"]) -> Float[np.ndarray, " 53"]:
+    """The identity's own closed mouth, from its video (ICT-FaceKit basis)."""
+    opening = lip_opening_mm(own)
+    return np.median(own[opening <= np.percentile(opening, CLOSED_PERCENTILE)], axis=0)
+
+
+def close_lips(
+    predicted: Float[np.ndarray, "T 53"],
+    phones: Sequence[Phone],
+    frame_ids: Sequence[int],
+    fps: float,
+    own: Float[np.ndarray, "N 53"],
+    expression_names: Sequence[str],
+) -> Float[np.ndarray, "T 53"]:
+    """With exact phones (a transcript), the lips close where p, b, m are said: the mouth's blendshapes (jaw*,
+    mouth*) move towards the identity's own closed mouth by the weight the viseme prior gives its lip closure there
+    (dominance blending: strong and brief, with the lip lead). A learned mapping hears a closure only in the silence
+    it makes; the words say where it is."""
+    weight = viseme_activations(phones, sound_times(frame_ids, fps) + 0.5 / fps)[:, VISEME_NAMES.index("closed")]
+    mouth = [k for k, name in enumerate(expression_names) if name.startswith(("jaw", "mouth"))]
+    out = predicted.copy()
+    out[:, mouth] = (1.0 - weight[:, None]) * predicted[:, mouth] + weight[:, None] * closed_mouth(own)[mouth]
+    return out.astype(np.float32)
+
+
 def expressions_from_audio(
     samples: Float[np.ndarray, " samples"],
     fps: float,
@@ -61,6 +91,7 @@ def expressions_from_audio(
     mapping: Optional[AudioToExpression] = None,
     identity: Optional[str] = None,
     phones: Optional[Sequence[Phone]] = None,
+    phones_exact: bool = False,
 ) -> Float[np.ndarray, "T d"]:
     """One expression per video frame of the audio, in the identity's basis.
 
@@ -73,12 +104,18 @@ def expressions_from_audio(
         identity: whose speaking style the mapping uses; for an identity the mapping was not fitted on, its mean
             style, retargeted to ``own_expressions`` (``retarget``).
         phones: the audio's timed phones (e.g. aligned to a transcript); recognised from the sound when not given.
+        phones_exact: the phones come from a transcript: the learned mapping's lips then close at every p, b, m
+            (``close_lips``; ICT-FaceKit basis).
     """
     frame_ids = np.arange(num_video_frames(len(samples), fps))
     phones = recognize_phones(samples) if phones is None else phones
     if mapping is not None:
         predicted = mapping.predict(frame_features(samples, frame_ids, fps, phones), identity)
-        return predicted if identity in mapping.identities else retarget(predicted, mapping, own_expressions)
+        if identity not in mapping.identities:
+            predicted = retarget(predicted, mapping, own_expressions)
+        if phones_exact and expression_names is not None:
+            predicted = close_lips(predicted, phones, frame_ids, fps, own_expressions, expression_names)
+        return predicted
     if expression_names is None:
         raise ValueError("the viseme prior drives ICT-FaceKit blendshapes; this basis has no names")
     prior = prior_for_frames(phones, frame_ids, fps, expression_names)

@@ -204,9 +204,12 @@ class RenderSpeak:
             fail(SPEAK, f"the viseme prior drives ICT-FaceKit's 53 blendshapes; this run's expressions have {dim} "
                  f"values. Fix: {fix}")  # fmt: skip
         own = model.catalogue.expressions[target].numpy()
-        driving = expressions_from_audio(samples, self.fps, own, names, mapping, self.identity, phones)
-        source = ("learned mapping" if mapping is not None else "viseme prior") + (
-            ", phones aligned to the transcript" if text is not None else ""
+        driving = expressions_from_audio(samples, self.fps, own, names, mapping, self.identity, phones,
+                                         phones_exact=text is not None)  # fmt: skip
+        source = (
+            ("learned mapping" if mapping is not None else "viseme prior")
+            + (", phones aligned to the transcript" if text is not None else "")
+            + (", lips closed at its p, b, m" if text is not None and mapping is not None and names else "")
         )
         CONSOLE.print(f"{len(driving)} frames from {len(samples) / SAMPLE_RATE:.2f} s of audio ({source})")
         if self.expressions_out is not None:
