@@ -142,7 +142,8 @@ class RenderSpeak:
     """Use only the first this many seconds of the audio."""
     transcript: Optional[str] = None
     """What the audio says, in English words (the text, or a .txt file holding it): its phones are then aligned to
-    the sound, exact, instead of recognised from it (which misses many lip closures). For speech made from text."""
+    the sound, exact, instead of recognised from it (which misses many lip closures). For speech made from text. Or
+    a timed transcript, an .align file of 'start end word' lines in 1/25,000 s (GRID's): the words' own times."""
     overwrite: bool = False
     """Replace existing outputs."""
 
@@ -150,7 +151,7 @@ class RenderSpeak:
         from minerf_ns.audio.basis import expression_names
         from minerf_ns.audio.driving import expressions_from_audio
         from minerf_ns.audio.mapping import load_mapping_file
-        from minerf_ns.audio.phones import TranscriptError, timed_phones
+        from minerf_ns.audio.phones import TranscriptError, phones_from_timed_words, read_timed_words, timed_phones
         from minerf_ns.audio.waveform import SAMPLE_RATE, AudioInputError, read_audio, write_wav
         from minerf_ns.layout import AUDIO_MAPPING_FILE
         from minerf_ns.transfer import transfer_poses
@@ -168,12 +169,15 @@ class RenderSpeak:
         except AudioInputError as err:
             fail(SPEAK, str(err))
         text = self.transcript
-        if text is not None and text.endswith(".txt"):
+        if text is not None and text.endswith((".txt", ".align")):
             if not Path(text).is_file():
                 fail(SPEAK, f"{text}: no such transcript file. Fix: pass the text itself or an existing .txt file")
-            text = Path(text).read_text(errors="replace")
         try:  # aligned on the whole audio, which the transcript describes; --max-seconds cuts the result
-            phones = timed_phones(samples, text)
+            if text is not None and text.endswith(".align"):  # the words' times are known: no alignment needed
+                phones = phones_from_timed_words(read_timed_words(text), len(samples) / SAMPLE_RATE)
+            else:
+                text = Path(text).read_text(errors="replace") if text is not None and text.endswith(".txt") else text
+                phones = timed_phones(samples, text)
         except TranscriptError as err:
             fail(SPEAK, f"{self.audio}: {err}. Fix: correct --transcript (words spelt out, numbers as words), or leave "
                  "it out to recognise the phones from the sound")  # fmt: skip
