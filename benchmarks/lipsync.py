@@ -53,7 +53,7 @@ from minerf_ns.audio.phones import (
     recognize_phones,
     timed_phones,
 )
-from minerf_ns.audio.training_data import clips_from_videos, held_out_mask
+from minerf_ns.audio.training_data import clips_from_videos, held_out_mask, segment_sound
 from minerf_ns.audio.waveform import SAMPLE_RATE, read_audio
 from minerf_ns.tracking.face_landmarker import FaceLandmarker
 
@@ -203,13 +203,10 @@ def _segments(data: Path, align: Optional[Path], cache: Path) -> list[dict]:
         clip_names = {c["first_frame"]: Path(c["input"]).stem for c in report.get("clips", [])}
         frame_ids = video.frame_numbers()
         samples = read_audio(video.audio, duration_s=(int(frame_ids.max()) + 1) / video.fps, require_sound=False)
-        starts = video.segment_starts if video.segment_starts is not None else np.zeros(1, dtype=np.int64)
-        for rows in video.segment_runs():
+        for rows, first in video.segments():
             ids = frame_ids[rows]
-            first = int(starts[np.searchsorted(starts, ids[0], side="right") - 1])
             name = clip_names.get(first, f"{video.name}@{first}")
-            begin = int(round(first / video.fps * SAMPLE_RATE))
-            part = samples[begin : int(round((int(ids[-1]) + 1) / video.fps * SAMPLE_RATE))]
+            part = segment_sound(samples, ids, first, video.fps)
             recognised = recognize_phones(part)
             words = align / f"{name}.align" if align else None
             worded = phones_from_timed_words(read_timed_words(words), len(part) / SAMPLE_RATE) if words and \

@@ -65,6 +65,13 @@ class VideoRecord:
         bounds = [0, *edges.tolist(), self.num_frames]
         return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
+    def segments(self) -> List[tuple[slice, int]]:
+        """Each segment's rows and the frame number it starts at (its first row may come later: skipped frames)."""
+        starts = self.segment_starts if self.segment_starts is not None else np.zeros(1, dtype=np.int64)
+        ids = self.frame_numbers()
+        return [(rows, int(starts[np.searchsorted(starts, ids[rows.start], side="right") - 1]))
+                for rows in self.segment_runs()]  # fmt: skip
+
     def frame_numbers(self) -> np.ndarray:
         """Each row's frame number in the source video."""
         return np.arange(self.num_frames) if self.frame_ids is None else self.frame_ids

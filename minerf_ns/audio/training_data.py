@@ -37,7 +37,7 @@ def held_out_mask(frame_ids: np.ndarray, fps: float, seconds: tuple[float, float
 
 def clips_from_videos(videos: Sequence, held_out_seconds: tuple[float, float] | None = None) -> SplitClips:
     """Training clips from dataparser ``VideoRecord``s (``audio``, ``frame_numbers()``, ``fps``, ``expressions``,
-    ``held_out``, ``segment_runs()``, ``segment_starts``).
+    ``held_out``, ``segments()``).
 
     Each segment of a video (one of several clips joined into one identity, or a shot between cuts) gets its own
     features from its own stretch of sound, and its train and held-out runs become separate clips: the mapping's
@@ -61,21 +61,22 @@ def clips_from_videos(videos: Sequence, held_out_seconds: tuple[float, float] | 
         mask = np.asarray(video.held_out, dtype=bool)
         if held_out_seconds is not None:
             mask = held_out_mask(frame_ids, video.fps, held_out_seconds)
-        starts = video.segment_starts if video.segment_starts is not None else np.zeros(1, dtype=np.int64)
-        for rows in video.segment_runs():
-            ids = frame_ids[rows]
-            first = int(starts[np.searchsorted(starts, ids[0], side="right") - 1])
-            features = segment_features(samples, ids, first, video.fps)
+        for rows, first in video.segments():
+            features = segment_features(samples, frame_ids[rows], first, video.fps)
             for runs, out in ((_contiguous_runs(~mask[rows]), train), (_contiguous_runs(mask[rows]), held)):
                 for run in runs:
                     out.append(Clip(video.name, features[run], video.expressions[rows][run]))
     return SplitClips(train, held, silent)
 
 
+def segment_sound(samples: np.ndarray, frame_ids: np.ndarray, first_frame: int, fps: float) -> np.ndarray:
+    """A segment's own sound: from its first frame (``first_frame``) to the end of its last frame ``frame_ids[-1]``."""
+    begin = int(round(first_frame / fps * SAMPLE_RATE))
+    return samples[begin : int(round((int(frame_ids[-1]) + 1) / fps * SAMPLE_RATE))]
+
+
 def segment_features(samples: np.ndarray, frame_ids: np.ndarray, first_frame: int, fps: float) -> np.ndarray:
     """Features of the frames ``frame_ids`` of a segment that starts at frame ``first_frame``, from the segment's
-    own sound (from its first frame to its last frame's end)."""
-    begin = int(round(first_frame / fps * SAMPLE_RATE))
-    end = int(round((int(frame_ids[-1]) + 1) / fps * SAMPLE_RATE))
-    part = samples[begin:end]
+    own sound (``segment_sound``)."""
+    part = segment_sound(samples, frame_ids, first_frame, fps)
     return frame_features(part, frame_ids - first_frame, fps, recognize_phones(part))
