@@ -9,7 +9,7 @@ of ``FACE_CROP_SCALE`` times the median face box, around the median face centre,
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterable, Literal, Optional, Sequence
+from typing import Iterable, Iterator, Literal, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -88,26 +88,25 @@ class SquareCrop:
         return asdict(self)
 
 
-def sample_frames(frames: Iterable[np.ndarray], total: int, count: int = SAMPLES_PER_CLIP) -> list[np.ndarray]:
-    """``count`` frames spread over a clip of ``total`` frames (decoding stops after the last one needed)."""
+def sample_frames(frames: Iterable[np.ndarray], total: int, count: int = SAMPLES_PER_CLIP) -> Iterator[np.ndarray]:
+    """``count`` frames spread over a clip of ``total`` frames, one at a time (decoding stops after the last one)."""
     wanted = set(np.linspace(0, max(total - 1, 0), count).round().astype(int).tolist())
-    picked = []
     for k, rgb in enumerate(frames):
         if k in wanted:
-            picked.append(rgb)
+            yield rgb
         if k >= max(wanted):
-            break
-    return picked
+            return
 
 
 def face_crop(
-    samples: Sequence[np.ndarray], size: Optional[int], detector: Optional[FaceDetector] = None
+    samples: Iterable[np.ndarray], size: Optional[int], detector: Optional[FaceDetector] = None
 ) -> Optional[SquareCrop]:
-    """One square crop around the face seen in ``samples`` (frames of one identity's clips, all the same size), or
-    None when no sample shows a face."""
+    """One square crop around the face seen in ``samples`` (frames of one identity's clips, all the same size; each
+    is looked at once and not kept), or None when no sample shows a face."""
     detector = detector or FaceDetector()
-    centres, sides = [], []
+    centres, sides, shape = [], [], None
     for rgb in samples:
+        shape = rgb.shape[:2]
         detection = largest(detector.detect(rgb))
         if detection is not None:
             x0, y0, x1, y1 = detection.box
@@ -115,7 +114,6 @@ def face_crop(
             sides.append(max(x1 - x0, y1 - y0))
     if not centres:
         return None
-    height, width = samples[0].shape[:2]
     side = FACE_CROP_SCALE * float(np.median(sides))
     centre = np.median(np.asarray(centres), axis=0) - np.array([0.0, FACE_ABOVE * side])
-    return SquareCrop.around(centre, side, width, height, size)
+    return SquareCrop.around(centre, side, shape[1], shape[0], size)

@@ -137,12 +137,12 @@ def choose_crop(clips: Sequence[VideoSource], settings: TrackSettings) -> Option
     frames as they are (a centre crop without ``size``)."""
     first = clips[0]
     if settings.crop == "face":
-        samples = [rgb for clip in clips for rgb in sample_frames(clip.frames(), clip.num_frames)]
-        crop = face_crop(samples, settings.size)
+        samples = (rgb for clip in clips for rgb in sample_frames(clip.frames(), clip.num_frames))
+        crop = face_crop(samples, settings.size)  # frames detected one at a time, none kept
         if crop is None:
-            raise TrackInputError(first.path, f"no face was found in {len(samples)} frames sampled from its "
-                                  f"{len(clips)} clip(s) to place the face crop", "use --crop centre, or a video "
-                                  "where the face is visible")  # fmt: skip
+            raise TrackInputError(first.path, f"no face was found in the frames sampled from its {len(clips)} "
+                                  "clip(s) to place the face crop", "use --crop centre, or a video where the face is "
+                                  "visible")  # fmt: skip
         return crop
     if settings.size is None:
         return None
