@@ -27,9 +27,9 @@ from minerf_ns.audio.phones import (
     TranscriptError,
     align_phones,
     phones_from_timed_words,
-    read_timed_words,
     recognize_phones,
 )
+from minerf_ns.audio.transcripts import read_timed_words
 from minerf_ns.audio.visemes import BILABIALS, prior_expressions
 from minerf_ns.audio.waveform import SAMPLE_RATE, AudioInputError, read_audio, write_wav
 

@@ -13,6 +13,9 @@ from minerf_ns.audio.mapping import Clip
 from minerf_ns.audio.phones import recognize_phones
 from minerf_ns.audio.waveform import SAMPLE_RATE, read_audio
 
+MAX_FRAMES_WITHOUT_SOUND = 5
+"""A video's ``aud.wav`` may end this many frames before its last frame (0.2 s at 25 fps: an extraction's rounding),
+padded with silence; a shorter sound track is refused, since the mapping would learn silence for frames of speech."""
 
 @dataclass
 class SplitClips:
@@ -48,7 +51,8 @@ def clips_from_videos(videos: Sequence, held_out_seconds: tuple[float, float] | 
             dataset's own split (the lip-sync benchmark's folds).
 
     Raises:
-        AudioInputError: a video's ``aud.wav`` cannot be decoded.
+        AudioInputError: a video's ``aud.wav`` cannot be decoded, or ends more than ``MAX_FRAMES_WITHOUT_SOUND``
+            frames before its frames do.
     """
     train, held, silent = [], [], []
     for video in videos:
@@ -57,7 +61,8 @@ def clips_from_videos(videos: Sequence, held_out_seconds: tuple[float, float] | 
             continue
         frame_ids = video.frame_numbers()
         duration = (int(frame_ids.max()) + 1) / video.fps
-        samples = read_audio(video.audio, duration_s=duration, require_sound=False)
+        samples = read_audio(video.audio, duration_s=duration, require_sound=False,
+                             max_padding_s=MAX_FRAMES_WITHOUT_SOUND / video.fps)  # fmt: skip
         mask = np.asarray(video.held_out, dtype=bool)
         if held_out_seconds is not None:
             mask = held_out_mask(frame_ids, video.fps, held_out_seconds)

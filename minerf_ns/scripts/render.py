@@ -32,6 +32,8 @@ from minerf_ns.media import VIDEO_SUFFIXES, write_png, write_video
 CONSOLE = Console()
 TOOL = "minerf-render transfer"
 SPEAK = "minerf-render speak"
+LONG_RENDER_FRAMES = 1500
+"""Above this many frames (a minute at 25 fps) the size line says the render is long."""
 
 
 def _render_frames(model, target: int, expressions, poses, pose_mode: str, caption: str) -> np.ndarray:
@@ -151,7 +153,8 @@ class RenderSpeak:
         from minerf_ns.audio.basis import expression_names
         from minerf_ns.audio.driving import expressions_from_audio
         from minerf_ns.audio.mapping import load_mapping_file
-        from minerf_ns.audio.phones import TranscriptError, phones_from_timed_words, read_timed_words, timed_phones
+        from minerf_ns.audio.phones import SpeechMismatch, TranscriptError
+        from minerf_ns.audio.transcripts import read_transcript
         from minerf_ns.audio.waveform import SAMPLE_RATE, AudioInputError, read_audio, write_wav
         from minerf_ns.layout import AUDIO_MAPPING_FILE
         from minerf_ns.transfer import transfer_poses
@@ -168,21 +171,21 @@ class RenderSpeak:
             samples = read_audio(self.audio)
         except AudioInputError as err:
             fail(SPEAK, str(err))
-        text = self.transcript
-        if text is not None and text.endswith((".txt", ".align")):
-            if not Path(text).is_file():
-                fail(SPEAK, f"{text}: no such transcript file. Fix: pass the text itself or an existing .txt file")
         try:  # aligned on the whole audio, which the transcript describes; --max-seconds cuts the result
-            if text is not None and text.endswith(".align"):  # the words' times are known: no alignment needed
-                phones = phones_from_timed_words(read_timed_words(text), len(samples) / SAMPLE_RATE)
-            else:
-                text = Path(text).read_text(errors="replace") if text is not None and text.endswith(".txt") else text
-                phones = timed_phones(samples, text)
+            transcript = read_transcript(self.transcript) if self.transcript is not None else None
+            phones = transcript.phones(samples) if transcript is not None else None
+        except SpeechMismatch as err:
+            fail(SPEAK, f"{self.audio} against {transcript.source}: {err}. Fix: correct the transcript, or leave it "
+                 "out to recognise the phones from the sound")  # fmt: skip
         except TranscriptError as err:
-            fail(SPEAK, f"{self.audio}: {err}. Fix: correct --transcript (words spelt out, numbers as words), or leave "
-                 "it out to recognise the phones from the sound")  # fmt: skip
+            fail(SPEAK, f"{err}. Fix: correct --transcript (the words themselves, spelt out with numbers as words, or "
+                 "an existing .txt/.align file), or leave it out to recognise the phones from the sound")  # fmt: skip
         if self.max_seconds is not None:
             samples = samples[: int(self.max_seconds * SAMPLE_RATE)]
+        seconds = len(samples) / SAMPLE_RATE
+        frames = int(round(seconds * self.fps))
+        CONSOLE.print(f"{self.audio}: {seconds:.2f} s of audio, {frames} frames at {self.fps} fps"
+                      + (" (a long render: --max-seconds renders the start)" if frames > LONG_RENDER_FRAMES else ""))
         mapping_path = None if self.mapping == "prior" else Path(self.mapping)
         if self.mapping in ("auto", "learned"):
             mapping_path = self.load_config.parent / AUDIO_MAPPING_FILE
@@ -209,11 +212,11 @@ class RenderSpeak:
                  f"values. Fix: {fix}")  # fmt: skip
         own = model.catalogue.expressions[target].numpy()
         driving = expressions_from_audio(samples, self.fps, own, names, mapping, self.identity, phones,
-                                         phones_exact=text is not None)  # fmt: skip
+                                         phones_exact=transcript is not None)  # fmt: skip
         source = (
             ("learned mapping" if mapping is not None else "viseme prior")
-            + (", phones aligned to the transcript" if text is not None else "")
-            + (", lips closed at its p, b, m" if text is not None and mapping is not None and names else "")
+            + (", phones aligned to the transcript" if transcript is not None else "")
+            + (", lips closed at its p, b, m" if transcript is not None and mapping is not None and names else "")
         )
         CONSOLE.print(f"{len(driving)} frames from {len(samples) / SAMPLE_RATE:.2f} s of audio ({source})")
         if self.expressions_out is not None:
