@@ -47,8 +47,8 @@ from minerf_ns.audio.features import frame_features, prior_for_frames
 from minerf_ns.audio.lipsync import best_offset, correlation, lip_curves, lip_opening_mm
 from minerf_ns.audio.mapping import AudioToExpression, Clip, MappingSettings, fit_mapping, load_mapping_file
 from minerf_ns.audio.phones import TranscriptError, phones_from_timed_words, recognize_phones, timed_phones
-from minerf_ns.audio.transcripts import read_timed_words
 from minerf_ns.audio.training_data import clips_from_videos, held_out_mask, segment_sound
+from minerf_ns.audio.transcripts import read_timed_words
 from minerf_ns.audio.waveform import SAMPLE_RATE, read_audio
 from minerf_ns.tracking.face_landmarker import FaceLandmarker
 

@@ -17,6 +17,7 @@ MAX_FRAMES_WITHOUT_SOUND = 5
 """A video's ``aud.wav`` may end this many frames before its last frame (0.2 s at 25 fps: an extraction's rounding),
 padded with silence; a shorter sound track is refused, since the mapping would learn silence for frames of speech."""
 
+
 @dataclass
 class SplitClips:
     """Training and held-out clips of the videos that have sound, and the names of those that have none."""

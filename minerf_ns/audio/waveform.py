@@ -87,8 +87,8 @@ def read_audio(
     samples = np.frombuffer(result.stdout, dtype="<i2").astype(np.float32) / 32768.0
     seconds = len(samples) / SAMPLE_RATE
     if require_sound and seconds < MIN_SPEECH_S:
-        raise AudioInputError(path, f"is {seconds:.3f} s long ({len(samples)} of {SAMPLE_RATE} samples a second), too short "
-                              f"to hold speech", f"pass a recording of at least {MIN_SPEECH_S:g} s")  # fmt: skip
+        raise AudioInputError(path, f"is {seconds:.3f} s long ({len(samples)} of {SAMPLE_RATE} samples a second), "
+                              "too short to hold speech", f"pass at least {MIN_SPEECH_S:g} s of speech")  # fmt: skip
     if require_sound and float(np.sqrt(np.mean(samples**2))) < SILENCE_RMS:
         raise AudioInputError(path, f"is silent (RMS below {SILENCE_RMS:g} of full scale over "
                               f"{seconds:.2f} s)", "pass a recording with speech")  # fmt: skip

@@ -184,8 +184,10 @@ class RenderSpeak:
             samples = samples[: int(self.max_seconds * SAMPLE_RATE)]
         seconds = len(samples) / SAMPLE_RATE
         frames = int(round(seconds * self.fps))
-        CONSOLE.print(f"{self.audio}: {seconds:.2f} s of audio, {frames} frames at {self.fps} fps"
-                      + (" (a long render: --max-seconds renders the start)" if frames > LONG_RENDER_FRAMES else ""))
+        CONSOLE.print(
+            f"{self.audio}: {seconds:.2f} s of audio, {frames} frames at {self.fps} fps"
+            + (" (a long render: --max-seconds renders the start)" if frames > LONG_RENDER_FRAMES else "")
+        )
         mapping_path = None if self.mapping == "prior" else Path(self.mapping)
         if self.mapping in ("auto", "learned"):
             mapping_path = self.load_config.parent / AUDIO_MAPPING_FILE
