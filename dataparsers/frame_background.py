@@ -21,6 +21,7 @@ from jaxtyping import Bool, UInt8
 from PIL import Image
 from torch import Tensor
 
+from dataparsers.dataset_error import DatasetError
 from minerf_ns.layout import PARSING_HEAD_BGR
 
 BackgroundMode = Literal["auto", "static", "per-frame"]
@@ -57,6 +58,20 @@ def uses_frame_backgrounds(video, mode: BackgroundMode) -> bool:
     if mode == "static" or not has_masks:
         return False
     return mode == "per-frame" or video.full_frames
+
+
+def check_frame_backgrounds(videos: Sequence, mode: BackgroundMode) -> None:
+    """Stop when ``mode`` asks for per-frame backgrounds and a video has no head masks to make them from (it would
+    silently get its static background).
+
+    Raises:
+        DatasetError: naming the first such video.
+    """
+    for video in videos:
+        if mode == "per-frame" and video.parsing_filenames is None and video.mask_filenames is None:
+            raise DatasetError(video.folder, "--background per-frame needs head masks (parsing/, or the native "
+                               "layout's mask_path) and this video has none", "track the video with minerf-track (it "
+                               "writes them), or pass --background auto or static")  # fmt: skip
 
 
 class FrameBackgrounds:

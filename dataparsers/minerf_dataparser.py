@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Type
+from typing import Any, Dict, List, Optional, Type
 
 import numpy as np
 import torch
+import tyro
 from PIL import Image
 
 from dataparsers.dataset_error import DatasetError
 from dataparsers.dataset_scan import read_dataset, video_folders
-from dataparsers.frame_background import BackgroundMode, FrameBackgrounds
-from dataparsers.video_record import VideoRecord, identity_name
+from dataparsers.frame_background import BackgroundMode, FrameBackgrounds, check_frame_backgrounds
+from dataparsers.video_record import VideoRecord, check_unchanged, identity_name
 from minerf_ns.catalogue import CATALOGUE, VideoCatalogue
 from minerf_ns.conditioning import UNSEEN_FRAME, Condition
 from nerfstudio.cameras.cameras import Cameras, CameraType
@@ -53,6 +54,9 @@ class MiNerfDataParserConfig(DataParserConfig):
     identities: tuple[str, ...] = ()
     """Use only these videos (identity names); empty: every video of the root. ns-train records the videos it trains
     on here, so videos added to the root later leave a trained run as it was."""
+    trained_on: tyro.conf.Suppress[Optional[Dict[str, Dict[str, Any]]]] = None
+    """Not an option: what ns-train found in each video (``video_record.training_record``), compared whenever the
+    run loads, so a dataset changed since training is named instead of failing as a broken checkpoint."""
 
 
 @dataclass
@@ -81,6 +85,10 @@ class MiNerfDataParser(DataParser):
                                        "renders the identities it names)", f"restore that video's folder, or "
                                        f"choose identities among {listing}")  # fmt: skip
                 videos = [v for v in videos if v.name in wanted]
+            for video in videos:
+                if self.config.trained_on and video.name in self.config.trained_on:
+                    check_unchanged(video, self.config.trained_on[video.name])
+            check_frame_backgrounds(videos, self.config.background)
             self._videos = videos
         return self._videos
 

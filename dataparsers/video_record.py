@@ -85,6 +85,40 @@ class VideoRecord:
         return self.expressions.shape[1]
 
 
+def training_record(video: VideoRecord) -> dict:
+    """What a trained run depends on in a video: its train frames (one learned latent code each), its image size
+    (the intrinsics it was trained at) and whether it has head masks (the head box, per-frame backgrounds). ``ns-train``
+    records it; every later load compares the video against it (``check_unchanged``)."""
+    return {
+        "train_frames": int((~np.asarray(video.held_out, dtype=bool)).sum()),
+        "image_size": [int(video.intrinsics.width), int(video.intrinsics.height)],
+        "head_masks": video.parsing_filenames is not None or video.mask_filenames is not None,
+    }
+
+
+def check_unchanged(video: VideoRecord, recorded: dict) -> None:
+    """Stop in one line when ``video`` differs from its ``training_record`` in what the run depends on.
+
+    Raises:
+        DatasetError: the number of train frames, the image size or the head masks changed since training.
+    """
+    now = training_record(video)
+    retrain = "or train a new run on the video as it is now"
+    if "train_frames" in recorded and now["train_frames"] != recorded["train_frames"]:
+        raise DatasetError(video.folder, f"has {now['train_frames']} train frames now, {recorded['train_frames']} when "
+                           "the run was trained (a learned latent code each)", "restore its train frames (e.g. "
+                           f"transforms_train.json) as they were, {retrain}")  # fmt: skip
+    if "image_size" in recorded and now["image_size"] != list(recorded["image_size"]):
+        (w, h), (w0, h0) = now["image_size"], recorded["image_size"]
+        raise DatasetError(video.folder, f"its frames are {w}x{h} now, {w0}x{h0} when the run was trained (its "
+                           "intrinsics and renders are at that size)", f"restore the frames at {w0}x{h0}, "
+                           f"{retrain}")  # fmt: skip
+    if recorded.get("head_masks") and not now["head_masks"]:
+        raise DatasetError(video.folder, "had head masks (parsing/ or mask_path) when the run was trained and has none "
+                           "now (the head box and per-frame backgrounds use them)", f"restore its parsing/ folder, "
+                           f"{retrain}")  # fmt: skip
+
+
 def identity_name(name: str) -> str:
     """An identity's name in Unicode's composed form (NFC): "José" typed or copied either way is one name."""
     return unicodedata.normalize("NFC", name)

@@ -5,9 +5,12 @@ errors for what a user causes."""
 
 from __future__ import annotations
 
+import atexit
 import errno
+import hashlib
 import os
 import sys
+import tempfile
 import traceback
 import warnings
 from pathlib import Path
@@ -67,6 +70,12 @@ def _user_error(error: BaseException, trace) -> Optional[str]:
     if type(error).__module__.startswith("yaml"):
         return (
             f"the config file is not valid YAML ({str(error).splitlines()[0]}). Fix: pass the config.yml ns-train wrote"
+        )
+    if "eval_load_checkpoint" in frames and "size mismatch" in str(error):
+        first = next(line.strip() for line in str(error).splitlines() if "size mismatch" in line)
+        return (
+            f"the checkpoint does not fit the model built from the dataset as it is now ({first[:160]}): the dataset "
+            "changed since training (its videos or train frames). Fix: restore the dataset as the run was trained on"
         )
     if "eval_load_checkpoint" in frames and isinstance(error, (IndexError, ValueError, RuntimeError, EOFError)):
         return (
@@ -131,8 +140,76 @@ def load_run(config_path: Path, tool: str, test_mode: str = "test") -> Tuple[obj
     return config, pipeline, step
 
 
+def check_identities(config_path: Path, names: Sequence[Optional[str]], tool: str) -> None:
+    """Stop before the model loads when a name is not among the identities the run recorded (``ns-train`` records
+    them in its config); a config that cannot be read, or an older run without the record, is left to ``load_run``
+    and the check after loading."""
+    import unicodedata
+
+    try:
+        import yaml
+
+        config = yaml.load(config_path.read_text(), Loader=yaml.UnsafeLoader)
+        recorded = list(config.pipeline.datamanager.dataparser.identities)
+    except Exception:  # noqa: BLE001 - load_run reports whatever is wrong with the config
+        return
+    for name in names:
+        if recorded and name is not None and unicodedata.normalize("NFC", name) not in recorded:
+            fail(tool, f"unknown identity {name!r}; known identities: {', '.join(recorded)}. Fix: pass one of those "
+                 "(nothing written)")  # fmt: skip
+
+
 def refuse_existing(path: Path, tool: str, overwrite: bool) -> None:
-    """Stop when ``path`` exists (a non-empty folder or a file) and ``overwrite`` is off: nothing is touched."""
+    """Stop when ``path`` exists (a non-empty folder or a file) and ``overwrite`` is off, or when another command is
+    writing it now: nothing is touched. Then claim it for this process (``claim_output``)."""
     used = path.is_file() or (path.is_dir() and any(path.iterdir()))
     if used and not overwrite:
         fail(tool, f"{path} already exists; pass another output path or --overwrite (nothing written)")
+    claim_output(path, tool)
+
+
+CLAIMS = Path(tempfile.gettempdir()) / "minerf-claims"
+"""One file per output being written, named after its absolute path, holding the writer's process id."""
+
+
+def claim_output(path: Path, tool: str) -> None:
+    """Claim ``path`` for this process until it exits, or stop in one line when a living process holds it: two
+    commands writing one output would otherwise both say "wrote" while the last silently replaced the first. A claim
+    left by a process that died (killed) is taken over."""
+    CLAIMS.mkdir(parents=True, exist_ok=True)
+    claim = CLAIMS / hashlib.sha1(str(path.absolute()).encode()).hexdigest()
+    for _ in range(2):
+        try:
+            handle = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = int(claim.read_text() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _alive(holder):
+                fail(tool, f"{path} is being written by another command now (process {holder}). Fix: wait for it to "
+                     "finish, or pass another output path (nothing written)")  # fmt: skip
+            claim.unlink(missing_ok=True)  # a dead writer's, or our own
+            continue
+        os.write(handle, str(os.getpid()).encode())
+        os.close(handle)
+        atexit.register(_release, claim, os.getpid())
+        return
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _release(claim: Path, pid: int) -> None:
+    try:
+        if claim.read_text() == str(pid):
+            claim.unlink()
+    except OSError:
+        pass

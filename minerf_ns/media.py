@@ -37,8 +37,8 @@ def display_factor(size: int) -> int:
     return max(1, int(np.ceil(192 / size)))
 
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
-"""Containers the H.264 writer can fill."""
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi")
+"""Containers that take the writer's H.264 video and AAC sound (WebM takes neither)."""
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
@@ -97,11 +97,17 @@ def _mux_audio(video: Path, audio: Path) -> None:
             raise OSError(errno.EIO, f"ffmpeg could not add the sound track ({reason[0][:100]})", str(video))
 
 
+def temporary_sibling(path: Path, tag: str = "partial") -> Path:
+    """A hidden name beside ``path`` for what is being written (same suffix), this process's own: two commands writing
+    the same output never share one."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.{tag}{path.suffix}")
+
+
 @contextlib.contextmanager
 def _replaced_on_success(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix); moved onto ``path`` when the block succeeds, removed when it
     fails or is interrupted."""
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    partial = temporary_sibling(path)
     try:
         yield partial
         os.replace(partial, path)

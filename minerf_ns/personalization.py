@@ -15,6 +15,10 @@ import torch
 from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackLocation
 
 
+class RunMismatch(ValueError):
+    """The trained network does not fit the personalization's model (another geometry or size)."""
+
+
 @torch.no_grad()
 def copy_trained_weights(source, target) -> Dict[str, int]:
     """Copy ``source``'s weights into ``target`` (MiNerfModels of one method; ``target`` may hold other videos).
@@ -27,7 +31,8 @@ def copy_trained_weights(source, target) -> Dict[str, int]:
         try:
             targets[name].load_state_dict(module.state_dict())
         except RuntimeError as err:
-            raise ValueError(f"the trained model's {name} does not fit this one: {str(err).splitlines()[-1]}") from None
+            reason = str(err).splitlines()[-1]
+            raise RunMismatch(f"the trained model's {name} does not fit this one: {reason}") from None
     return target.conditioning.codes.copy_from(
         source.conditioning.codes,
         source.catalogue.identity_names,
@@ -70,6 +75,7 @@ def personalization_config(
     new.pipeline.datamanager.data = data or config.pipeline.datamanager.data
     new.pipeline.datamanager.dataparser.data = new.pipeline.datamanager.data
     new.pipeline.datamanager.dataparser.identities = tuple(identities)
+    new.pipeline.datamanager.dataparser.trained_on = None  # recorded anew from the videos it personalizes on
     new.pipeline.model.freeze_interaction = True
     new.load_dir = None
     new.load_checkpoint = None

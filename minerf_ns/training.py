@@ -26,6 +26,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from dataparsers.dataset_scan import read_dataset
+from dataparsers.frame_background import check_frame_backgrounds
+from dataparsers.video_record import training_record
 from minerf_ns.commands import INTERRUPTED, check_output_folder
 from nerfstudio.engine.callbacks import TrainingCallbackLocation
 from nerfstudio.engine.optimizers import Optimizers
@@ -154,6 +156,10 @@ class MiNerfTrainerConfig(TrainerConfig):
         if hasattr(parser, "identities") and not parser.identities:
             # The run records whom it was trained on: videos added to the root later do not change the model.
             parser.identities = tuple(video.name for video in videos)
+        if hasattr(parser, "trained_on"):  # and what it depends on in each: a later change is named when it loads
+            parser.trained_on = {video.name: training_record(video) for video in videos}
+        if hasattr(parser, "background"):
+            check_frame_backgrounds(videos, parser.background)
         super().save_config()
 
 
@@ -209,13 +215,18 @@ def train_with_progress(config, caption: str, console: Console, before_training:
     Returns:
         the trained Trainer (its pipeline, and ``base_dir`` holding config.yml and nerfstudio_models/).
     """
-    config.save_config()
     run_folder = config.get_base_dir()
+    created = [folder for folder in [run_folder, *run_folder.parents] if not folder.exists()]
+    config.save_config()
     try:
         return _train_with_progress(config, caption, console, before_training)
     except BaseException:
         if not any((run_folder / config.relative_model_dir).glob("step-*.ckpt")):
-            shutil.rmtree(run_folder, ignore_errors=True)  # no half-written run: nothing loadable was saved
+            # No half-written run (nothing loadable was saved), nor the empty experiment folders made for it.
+            shutil.rmtree(run_folder, ignore_errors=True)
+            for folder in created[1:]:
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
         raise
 
 

@@ -118,8 +118,10 @@ def has_audio_stream(path: Path) -> bool:
 
 def write_wav(path: Path, samples: Float[np.ndarray, " samples"]) -> None:
     """Write mono 16-bit PCM at ``SAMPLE_RATE`` (into a temporary name first, then moved into place)."""
+    from minerf_ns.media import temporary_sibling
+
     path = Path(path)
-    partial = path.with_name(f".{path.stem}.partial.wav")
+    partial = temporary_sibling(path)
     pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
     try:
         with wave.open(str(partial), "wb") as handle:

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from minerf_ns.commands import check_output_file, fail, load_run, quiet_warnings, refuse_existing, run_command
 from minerf_ns.layout import AUDIO_MAPPING_FILE
+from minerf_ns.media import temporary_sibling
 
 CONSOLE = Console()
 TOOL = "minerf-audio fit"
@@ -96,7 +97,7 @@ class AudioFit:
             text = ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
             CONSOLE.print(f"held-out {identity} ({len(predicted)} frames in {len(own)} clip(s)): {text}")
         output.parent.mkdir(parents=True, exist_ok=True)
-        partial = output.with_name(f".{output.name}.partial")
+        partial = temporary_sibling(output)
         torch.save(mapping.to_file_dict(), partial)
         partial.replace(output)
         CONSOLE.print(f"wrote {output} (expressions of {mapping.expression_dim} values)")

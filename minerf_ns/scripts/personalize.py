@@ -11,6 +11,7 @@ ns-render, ns-viewer, minerf-render and minerf-eval load.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -56,7 +57,7 @@ class Personalize:
     """Seed of the sampling."""
 
     def main(self) -> None:
-        from minerf_ns.personalization import personalization_config, start_from
+        from minerf_ns.personalization import RunMismatch, personalization_config, start_from
 
         if self.iterations < 1:
             fail(TOOL, f"--iterations {self.iterations}: must be at least 1. Fix: pass a positive number (nothing "
@@ -64,6 +65,12 @@ class Personalize:
         if not 0 <= self.codes_only_iterations <= self.iterations:
             fail(TOOL, f"--codes-only-iterations {self.codes_only_iterations}: must be between 0 and --iterations "
                  f"({self.iterations}). Fix: pass a number in that range (nothing written)")  # fmt: skip
+        rates = {"--lr": self.lr, "--code-lr": self.code_lr, "--grid-lr": self.grid_lr}
+        for option, rate in rates.items():
+            if rate is not None and not (math.isfinite(rate) and rate > 0):
+                fail(TOOL, f"{option} {rate}: a learning rate must be a positive number. Fix: pass e.g. {option} "
+                     f"{1e-5 if option != '--code-lr' else 2e-3:g}; to keep the network fixed, use "
+                     "--codes-only-iterations (nothing written)")  # fmt: skip
         config, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
         new = personalization_config(config, self.data, self.identities, self.lr, self.code_lr, self.grid_lr)
         experiment = self.experiment_name or f"{Path(new.pipeline.datamanager.data).name}-personalized"
@@ -73,7 +80,7 @@ class Personalize:
 
         try:
             trainer = train_with_progress(new, f"personalizing {new.method_name}", CONSOLE, start_from_trained)
-        except ValueError as err:  # the trained network does not fit (another geometry or size); nothing kept
+        except RunMismatch as err:  # the trained network does not fit (another geometry or size); nothing kept
             fail(TOOL, f"{self.load_config}: {err}. Fix: personalize with a run of the same method and sizes")
         CONSOLE.print(f"wrote {trainer.base_dir / 'config.yml'}; its checkpoint loads in ns-eval, ns-render, minerf-*")
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from minerf_ns.commands import (
+    check_identities,
     check_output_file,
     check_output_folder,
     fail,
@@ -27,7 +28,7 @@ from minerf_ns.commands import (
     refuse_existing,
     run_command,
 )
-from minerf_ns.media import VIDEO_SUFFIXES, write_png, write_video
+from minerf_ns.media import VIDEO_SUFFIXES, temporary_sibling, write_png, write_video
 
 CONSOLE = Console()
 TOOL = "minerf-render transfer"
@@ -89,6 +90,7 @@ class RenderTransfer:
         if self.output_format in ("images", "both"):
             check_output_folder(frames_dir, TOOL)
             refuse_existing(frames_dir, TOOL, self.overwrite)
+        check_identities(self.load_config, [self.identity, self.expressions_from], TOOL)
         _, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
         model = pipeline.model
         try:
@@ -167,6 +169,7 @@ class RenderSpeak:
         if self.expressions_out is not None:
             check_output_file(self.expressions_out, SPEAK, (".npy",))
             refuse_existing(self.expressions_out, SPEAK, self.overwrite)
+        check_identities(self.load_config, [self.identity], SPEAK)
         try:
             samples = read_audio(self.audio)
         except AudioInputError as err:
@@ -229,7 +232,7 @@ class RenderSpeak:
         poses = transfer_poses(model, target, len(expressions), self.pose)
         frames = _render_frames(model, target, expressions, poses, self.pose, f"{self.identity} says {self.audio.name}")
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
-        sound = self.output_path.with_name(f".{self.output_path.stem}.sound.wav")
+        sound = temporary_sibling(self.output_path.with_suffix(".wav"), "sound")
         try:
             write_wav(sound, samples)
             write_video(self.output_path, frames, fps=self.fps, audio=sound)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -14,8 +15,9 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from minerf_ns.commands import check_output_folder, run_command
+from minerf_ns.commands import check_output_folder, claim_output, run_command
 from minerf_ns.layout import GROUND_TRUTH_DIR
+from minerf_ns.media import temporary_sibling
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate, identity_name
 
 CONSOLE = Console()
@@ -62,6 +64,7 @@ class SynthCommand:
             sys.exit(
                 f"minerf-synth: {self.out} already exists and is not empty; choose a new folder (nothing written)."
             )
+        claim_output(self.out, "minerf-synth")
         settings = SynthSettings(
             self.num_identities,
             self.num_frames,
@@ -79,8 +82,7 @@ class SynthCommand:
         ) as progress:  # fmt: skip
             task = progress.add_task("render", total=total)
             # Written under a hidden name and moved into place when complete: an interrupted run leaves nothing.
-            partial = self.out.parent / f".{self.out.name}.partial"
-            shutil.rmtree(partial, ignore_errors=True)
+            partial = temporary_sibling(self.out)
             try:
                 generate(partial, settings, self.transfer, self.workers or None, lambda n: progress.advance(task, n))
                 if self.out.exists():
@@ -94,7 +96,7 @@ class SynthCommand:
             f"Wrote {self.num_identities} identities x {self.num_frames} frames at {self.image_size}px to {self.out} "
             f"({total} frames, {size_mb:.1f} MB) in {seconds:.1f} s; ground truth in {self.out / GROUND_TRUTH_DIR}."
         )
-        CONSOLE.print(f"Train on it: ns-train mi-nerf --data {self.out}")
+        CONSOLE.print(f"Train on it: ns-train mi-nerf --data {shlex.quote(str(self.out))}")
 
 
 def entrypoint() -> None:
