@@ -38,7 +38,9 @@ def display_factor(size: int) -> int:
 
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi")
-"""Containers that take the writer's H.264 video and AAC sound (WebM takes neither)."""
+"""Containers that take the writer's H.264 video (WebM does not)."""
+SOUND_VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
+"""Those that also carry its AAC sound so that players (and ffmpeg) read it back (AVI's comes back empty)."""
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
@@ -59,8 +61,9 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: int, audio: Optio
     """
     import imageio_ffmpeg
 
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise OSError(errno.EINVAL, f"not a video file name (use {', '.join(VIDEO_SUFFIXES)})", str(path))
+    suffixes = VIDEO_SUFFIXES if audio is None else SOUND_VIDEO_SUFFIXES
+    if path.suffix.lower() not in suffixes:
+        raise OSError(errno.EINVAL, f"not a video file name (use {', '.join(suffixes)})", str(path))
     with _replaced_on_success(path) as partial:
         writer = None
         for frame in frames:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from nerfstudio_cli import train
 
+from dataparsers.dataset_scan import read_video
+from minerf_ns.audio.basis import expression_names
+from minerf_ns.audio.waveform import SAMPLE_RATE, write_wav
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
 
 
@@ -43,3 +48,25 @@ def trained_two_of_three(synth_dataset, tmp_path_factory) -> Path:
             "mi-nerf-data", "--identities", "ada", "ben"]  # fmt: skip
     out = tmp_path_factory.mktemp("fast-runs") / "outputs"
     return train(synth_dataset[0], out, *fast, iterations=30, method="mi-nerf-fast")
+
+
+def toy_voice(envelope: np.ndarray, fps: float, seed: int) -> np.ndarray:
+    """Noise whose loudness follows ``envelope`` frame by frame (a stand-in for speech)."""
+    rng = np.random.default_rng(seed)
+    per_frame = int(SAMPLE_RATE / fps)
+    gain = np.repeat(0.02 + 0.3 * envelope, per_frame)
+    return (rng.normal(size=len(gain)) * gain).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def dataset_with_sound(train_dataset, tmp_path_factory) -> Path:
+    """The training dataset with an aud.wav per video (toy speech following each video's jawOpen)."""
+    root = tmp_path_factory.mktemp("sound") / "data"
+    shutil.copytree(train_dataset, root)
+    jaw = expression_names(53).index("jawOpen")
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        video = read_video(folder)
+        assert video.audio is None and video.fps == 25.0
+        envelope = np.clip(video.expressions[:, jaw] / max(video.expressions[:, jaw].max(), 1e-3), 0, 1)
+        write_wav(folder / "aud.wav", toy_voice(envelope, 25.0, seed=len(folder.name)))
+    return root

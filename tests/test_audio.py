@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import toy_voice
 from nerfstudio_cli import EXPRESSION_DIM, fail_line, run
 
 from dataparsers.dataset_scan import read_video
@@ -32,6 +33,7 @@ from minerf_ns.audio.phones import (
 from minerf_ns.audio.transcripts import read_timed_words
 from minerf_ns.audio.visemes import BILABIALS, prior_expressions
 from minerf_ns.audio.waveform import SAMPLE_RATE, AudioInputError, read_audio, write_wav
+from minerf_ns.media import SOUND_VIDEO_SUFFIXES, VIDEO_SUFFIXES, write_video
 
 NAMES = expression_names(EXPRESSION_DIM)
 needs_espeak = pytest.mark.skipif(not espeak.available(), reason="Debian's espeak-ng is not installed")
@@ -107,14 +109,6 @@ def test_lip_sync_offset_and_correlation():
     assert correlation(curve, np.zeros(200)) == 0.0
 
 
-def _toy_voice(envelope: np.ndarray, fps: float, seed: int) -> np.ndarray:
-    """Noise whose loudness follows ``envelope`` frame by frame (a stand-in for speech)."""
-    rng = np.random.default_rng(seed)
-    per_frame = int(SAMPLE_RATE / fps)
-    gain = np.repeat(0.02 + 0.3 * envelope, per_frame)
-    return (rng.normal(size=len(gain)) * gain).astype(np.float32)
-
-
 def test_learned_mapping_on_a_tiny_dataset():
     """Two identities whose 'jaw' follows the loudness 80 ms ahead (the lip lead) and who differ by a constant offset in
     another dimension: the mapping learns both from 16 s each and predicts held-out seconds."""
@@ -123,7 +117,7 @@ def test_learned_mapping_on_a_tiny_dataset():
     for k, name in enumerate(["ada", "ben"]):
         rng = np.random.default_rng(k)
         envelope = np.clip(np.convolve(rng.random(frames + 2), np.ones(3) / 3, mode="same"), 0, 1)[:frames]
-        samples = _toy_voice(np.concatenate([envelope[2:], [0.0, 0.0]]), fps, seed=10 + k)  # sound 2 frames later
+        samples = toy_voice(np.concatenate([envelope[2:], [0.0, 0.0]]), fps, seed=10 + k)  # sound 2 frames later
         features = frame_features(samples, np.arange(frames), fps, phones=[])
         assert features.shape == (frames, NUM_FEATURES)
         expressions = np.stack([envelope, np.full(frames, 0.5 * k), np.zeros(frames)], axis=1).astype(np.float32)
@@ -201,23 +195,28 @@ def test_read_audio_errors_and_exact_length(tmp_path):
     (tmp_path / "1hz.wav").write_bytes(bytes(one_hertz))
     cases = {"missing.wav": "does not exist", "text.wav": "cannot be decoded", "silent.wav": "is silent",
              "empty.wav": "is empty", "1hz.wav": "sample rate (1 Hz) cannot be converted to 16000 Hz"}  # fmt: skip
+    write_wav(tmp_path / "one.wav", np.full(1, 0.3, np.float32))
+    write_wav(tmp_path / "zero.wav", np.zeros(0, np.float32))
+    write_video(tmp_path / "mute.mp4", np.zeros((4, 16, 16, 3), np.uint8), fps=25)
+    cases.update({"one.wav": "too short to hold speech", "zero.wav": "is 0 s long", "mute.mp4": "has no audio stream"})
     for name, expected in cases.items():
         with pytest.raises(AudioInputError, match=re.escape(expected)):
             read_audio(tmp_path / name)
+    with pytest.raises(AudioInputError, match=re.escape("is 0.50 s long, but the frames it accompanies span 0.80 s")):
+        read_audio(tmp_path / "tone.wav", duration_s=0.8, max_padding_s=0.2)
+    assert len(read_audio(tmp_path / "tone.wav", duration_s=0.6, max_padding_s=0.2)) == 0.6 * SAMPLE_RATE
+    assert recognize_phones(np.full(1, 0.3, np.float32)) == [Phone(SILENCE, 0.0, 1 / SAMPLE_RATE)]  # no frame to decode
 
 
-@pytest.fixture(scope="module")
-def dataset_with_sound(train_dataset, tmp_path_factory) -> Path:
-    """The training dataset with an aud.wav per video (toy speech following each video's jawOpen)."""
-    root = tmp_path_factory.mktemp("sound") / "data"
-    shutil.copytree(train_dataset, root)
-    jaw = NAMES.index("jawOpen")
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
-        video = read_video(folder)
-        assert video.audio is None and video.fps == 25.0
-        envelope = np.clip(video.expressions[:, jaw] / max(video.expressions[:, jaw].max(), 1e-3), 0, 1)
-        write_wav(folder / "aud.wav", _toy_voice(envelope, 25.0, seed=len(folder.name)))
-    return root
+def test_every_video_suffix_offered_can_be_written(tmp_path):
+    write_wav(tmp_path / "tone.wav", 0.3 * np.sin(np.linspace(0, 2000, 8000)).astype(np.float32))
+    for suffix in SOUND_VIDEO_SUFFIXES:
+        write_video(tmp_path / f"v{suffix}", np.zeros((5, 16, 16, 3), np.uint8), fps=25, audio=tmp_path / "tone.wav")
+        assert len(read_audio(tmp_path / f"v{suffix}")) == pytest.approx(0.2 * SAMPLE_RATE, abs=0.05 * SAMPLE_RATE)
+    assert ".webm" not in VIDEO_SUFFIXES and ".avi" not in SOUND_VIDEO_SUFFIXES  # H.264 not in WebM; AAC lost in AVI
+    for suffix in VIDEO_SUFFIXES:
+        write_video(tmp_path / f"v{suffix}", np.zeros((5, 16, 16, 3), np.uint8), fps=25)
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
 
 
 def test_dataset_reads_aud_wav_and_minerf_audio_fit(dataset_with_sound, tmp_path):
@@ -271,17 +270,51 @@ def test_speak_writes_an_mp4_with_sound(trained, tmp_path):
     )  # fmt: skip  (the saved sequence drives transfer too)
 
 
+@needs_espeak
+def test_speak_refuses_a_transcript_the_audio_does_not_say(trained, tmp_path):
+    """espeak-ng's default voice (which pocketsphinx's default beams fail to align): the right words align, in a file
+    whose suffix is upper case or with an accent; "hello" for the whole sentence is refused, naming both."""
+    spoken_wav("Maybe Pam will bake apple pie in May.", tmp_path / "pam.wav")
+    (tmp_path / "words.TXT").write_text("Maybé Pam will bake apple pie in May.")
+    speak = ["minerf-render", "speak", "--load-config", str(trained / "config.yml"), "--identity", "ada", "--audio",
+             str(tmp_path / "pam.wav"), "--max-seconds", "0.2", "--fps", "10"]  # fmt: skip
+    proc = run(*speak, "--transcript", str(tmp_path / "words.TXT"), "--output-path", str(tmp_path / "a.mp4"),
+               cwd=tmp_path)  # fmt: skip
+    assert "2 frames from 0.20 s of audio (viseme prior, phones aligned to the transcript)" in proc.stdout
+    line = fail_line(*speak, "--transcript", "hello", "--output-path", str(tmp_path / "b.mp4"), cwd=tmp_path)
+    outside = re.search(r"pam.wav against --transcript: (\d+)% of the speech falls outside the words", line)
+    assert outside and int(outside.group(1)) >= 60, line  # measured 75% and 82% (the threshold: 35%)
+    assert not (tmp_path / "b.mp4").exists()
+
+
 def test_speak_bad_inputs_one_line_each(trained, tmp_path):
     write_wav(tmp_path / "silent.wav", np.zeros(8000, np.float32))
-    write_wav(tmp_path / "voice.wav", _toy_voice(np.linspace(0, 1, 10), 25.0, 0))
+    write_wav(tmp_path / "voice.wav", toy_voice(np.linspace(0, 1, 10), 25.0, 0))
     (tmp_path / "text.wav").write_text("not audio")
     one_hertz = bytearray((tmp_path / "voice.wav").read_bytes())
     one_hertz[24:32] = struct.pack("<II", 1, 2)
     (tmp_path / "1hz.wav").write_bytes(bytes(one_hertz))
     wrong = AudioToExpression(NUM_FEATURES, 79, ["ada"], MappingSettings())
     torch.save(wrong.to_file_dict(), tmp_path / "adnerf79.pt")
+    write_wav(tmp_path / "one.wav", np.full(1, 0.3, np.float32))
+    write_wav(tmp_path / "zero.wav", np.zeros(0, np.float32))
+    write_video(tmp_path / "mute.mp4", np.zeros((4, 16, 16, 3), np.uint8), fps=25)
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    shutil.copy(tmp_path / "voice.wav", tmp_path / "aud")  # an existing file named without .txt: read as one
+    voice = ["--audio", str(tmp_path / "voice.wav")]
     config = str(trained / "config.yml")
     cases = {
+        "one.wav: is 0.000 s long (1 of 16000 samples a second), too short to hold speech": [
+            "--audio",
+            str(tmp_path / "one.wav"),
+        ],
+        "zero.wav: is 0 s long": ["--audio", str(tmp_path / "zero.wav")],
+        "mute.mp4: has no audio stream": ["--audio", str(tmp_path / "mute.mp4")],
+        "binary.txt: is not a text file": [*voice, "--transcript", str(tmp_path / "binary.txt")],
+        "aud: is not a text file": [*voice, "--transcript", str(tmp_path / "aud")],
+        "words.TXT: no such transcript file": [*voice, "--transcript", "words.TXT"],
+        "--transcript: words not in the pronouncing dictionary: 你好": [*voice, "--transcript", "你好"],
+        "not '.webm'": [*voice, "--output-path", str(tmp_path / "o.webm")],
         "does not exist": ["--audio", str(tmp_path / "missing.wav")],
         "cannot be decoded": ["--audio", str(tmp_path / "text.wav")],
         "is silent": ["--audio", str(tmp_path / "silent.wav")],
@@ -294,7 +327,7 @@ def test_speak_bad_inputs_one_line_each(trained, tmp_path):
         ],  # fmt: skip
         "no such mapping": ["--audio", str(tmp_path / "voice.wav"), "--mapping", "learned"],
         "unknown identity": ["--audio", str(tmp_path / "voice.wav"), "--identity", "zed"],
-        "not in the pronouncing dictionary: zzqx": ["--audio", str(tmp_path / "voice.wav"), "--transcript", "zzqx"],
+        "--transcript: words not in the pronouncing dictionary: zzqx": [*voice, "--transcript", "zzqx"],
         "missing.txt: no such transcript file": [
             "--audio",
             str(tmp_path / "voice.wav"),
@@ -304,7 +337,7 @@ def test_speak_bad_inputs_one_line_each(trained, tmp_path):
     }
     for expected, args in cases.items():
         identity = [] if "--identity" in args else ["--identity", "ada"]
-        line = fail_line("minerf-render", "speak", "--load-config", config, *identity, *args, "--output-path",
-                         str(tmp_path / "o.mp4"), cwd=tmp_path)  # fmt: skip
+        output = [] if "--output-path" in args else ["--output-path", str(tmp_path / "o.mp4")]
+        line = fail_line("minerf-render", "speak", "--load-config", config, *identity, *args, *output, cwd=tmp_path)
         assert expected in line, line
     assert not (tmp_path / "o.mp4").exists()

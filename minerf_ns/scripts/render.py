@@ -28,7 +28,7 @@ from minerf_ns.commands import (
     refuse_existing,
     run_command,
 )
-from minerf_ns.media import VIDEO_SUFFIXES, temporary_sibling, write_png, write_video
+from minerf_ns.media import SOUND_VIDEO_SUFFIXES, VIDEO_SUFFIXES, temporary_sibling, write_png, write_video
 
 CONSOLE = Console()
 TOOL = "minerf-render transfer"
@@ -164,7 +164,7 @@ class RenderSpeak:
         if self.fps <= 0 or (self.max_seconds is not None and self.max_seconds <= 0):
             fail(SPEAK, f"--fps {self.fps}, --max-seconds {self.max_seconds}: each must be positive. Fix: pass a "
                  "positive value (nothing written)")  # fmt: skip
-        check_output_file(self.output_path, SPEAK, VIDEO_SUFFIXES)
+        check_output_file(self.output_path, SPEAK, SOUND_VIDEO_SUFFIXES)
         refuse_existing(self.output_path, SPEAK, self.overwrite)
         if self.expressions_out is not None:
             check_output_file(self.expressions_out, SPEAK, (".npy",))
