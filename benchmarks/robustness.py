@@ -6,7 +6,7 @@ Each case runs in a fresh copy of a tiny synthetic dataset and a tiny trained ru
 exist), ``interrupted`` (Ctrl-C: exit 130 in one line), ``TRACEBACK``, ``FALSE SUCCESS`` (exit 0 without its
 outputs), ``CHANGED`` (a failing command changed a file it was not asked to write).
 
-    python benchmarks/robustness.py --work /tmp/robust [--only NAME ...] [--label after]
+    python benchmarks/robustness.py --work /tmp/robust [--set issue17|newer|all] [--only NAME ...] [--label after]
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional
 
+sys.path.insert(0, str(Path(__file__).parent))
+from robustness_newer import cases as newer_cases  # noqa: E402
+from robustness_newer import make_sounds  # noqa: E402
+
 BIN = Path(sys.executable).parent
 CPU = ["--machine.device-type", "cpu", "--vis", "tensorboard", "--logging.local-writer.enable", "False"]
 
@@ -38,6 +42,14 @@ class Case:
     interrupt_after: Optional[float] = None
     """Send Ctrl-C this many seconds after the command started (None: let it finish)."""
     notes: str = ""
+    expect: str = ""
+    """What the failure's line must say (a stop is expected): another line is MISLEADING, exit 0 FALSE SUCCESS."""
+    background: Optional[Callable[[Path], List[str]]] = None
+    """A command started ``BACKGROUND_START`` seconds before this one and stopped (Ctrl-C) after it."""
+
+
+BACKGROUND_START = 20.0
+"""Seconds a background command runs before the case's command starts (nerfstudio loaded, its output begun)."""
 
 
 @dataclass
@@ -81,6 +93,12 @@ def run_case(case: Case, folder: Path) -> Result:
     before = tree(folder)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONWARNINGS": "ignore"}
     command = case.command(folder)
+    other = None
+    if case.background is not None:
+        first = case.background(folder)
+        other = subprocess.Popen([str(BIN / first[0]), *first[1:]], cwd=folder, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(BACKGROUND_START)
     start = time.perf_counter()
     proc = subprocess.Popen([str(BIN / command[0]), *command[1:]], cwd=folder, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -92,6 +110,13 @@ def run_case(case: Case, folder: Path) -> Result:
     except subprocess.TimeoutExpired:
         proc.kill()
         return Result("TIMEOUT", seconds=600.0)
+    finally:
+        if other is not None:
+            other.send_signal(signal.SIGINT)
+            try:
+                other.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                other.kill()
     seconds = time.perf_counter() - start
     lines = [line.replace(str(folder), "<case>") for line in stderr.splitlines() if line.strip()]
     last = lines[-1] if lines else ""
@@ -102,6 +127,8 @@ def run_case(case: Case, folder: Path) -> Result:
         return Result("TRACEBACK", last[:150], seconds)
     if proc.returncode == 130:
         return Result("interrupted", last[:150], seconds)
+    if proc.returncode == 0 and case.expect:
+        return Result("FALSE SUCCESS", f"exit 0; a line saying {case.expect!r} was expected", seconds)
     if proc.returncode == 0:
         missing = [str(p.relative_to(folder)) for p in case.outputs(folder)
                    if not p.exists() or (p.is_file() and p.stat().st_size == 0)]  # fmt: skip
@@ -111,6 +138,8 @@ def run_case(case: Case, folder: Path) -> Result:
     if changed:
         return Result("CHANGED", f"{len(changed)} existing files changed; {last[:100]}", seconds)
     if len(lines) and (last.startswith(tool) or ": " in last) and "Error" not in last.split(":")[0]:
+        if case.expect and case.expect not in last:
+            return Result("MISLEADING", f"{last[:150]} (expected: {case.expect!r})", seconds)
         return Result("one line", last[:150], seconds)
     return Result(f"exit {proc.returncode}", last[:150], seconds)
 
@@ -461,6 +490,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--only", nargs="*", default=[])
     parser.add_argument("--label", default="result")
+    parser.add_argument(
+        "--set",
+        choices=["issue17", "newer", "all"],
+        default="all",
+        help="issue 17's 61 cases, issue 30's newer ones (robustness_newer.py), or both",
+    )
     args = parser.parse_args()
     fixture = args.work / "fixture"
     if not (fixture / "run").exists():
@@ -469,8 +504,15 @@ def main() -> None:
         subprocess.run([str(BIN / "minerf-synth"), str(fixture / "data"), "--num-identities", "2", "--num-frames",
                         "10", "--image-size", "32", "--workers", "1"], check=True, capture_output=True)  # fmt: skip
         train(fixture / "data", fixture / "run")
+    if not (fixture / "sound").exists():
+        make_sounds(fixture)
+    chosen = []
+    if args.set in ("issue17", "all"):
+        chosen += cases() + (disk_cases() if can_mount() else [])
+    if args.set in ("newer", "all"):
+        chosen += newer_cases(Case, config, CPU)
     rows = []
-    for case in cases() + (disk_cases() if can_mount() else []):
+    for case in chosen:
         if args.only and case.name not in args.only:
             continue
         folder = args.work / "cases" / case.name.replace("/", "_").replace(" ", "_")
