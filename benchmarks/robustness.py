@@ -88,6 +88,12 @@ def train(data: Path, out: Path, iterations: int = 4) -> None:
                     *CPU], check=True, capture_output=True)  # fmt: skip
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """In the command's process: Ctrl-C (SIGINT) handled as in a terminal, even when this harness runs in the
+    background of a shell (which makes its children ignore SIGINT, and Python then installs no handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_case(case: Case, folder: Path) -> Result:
     case.setup(folder)
     before = tree(folder)
@@ -97,16 +103,17 @@ def run_case(case: Case, folder: Path) -> Result:
     if case.background is not None:
         first = case.background(folder)
         other = subprocess.Popen([str(BIN / first[0]), *first[1:]], cwd=folder, env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)  # fmt: skip
+                                 stderr=subprocess.DEVNULL, preexec_fn=_ctrl_c_as_at_a_terminal)  # fmt: skip
         time.sleep(BACKGROUND_START)
     start = time.perf_counter()
     proc = subprocess.Popen([str(BIN / command[0]), *command[1:]], cwd=folder, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_at_a_terminal)  # fmt: skip
     if case.interrupt_after is not None:
         time.sleep(case.interrupt_after)
         proc.send_signal(signal.SIGINT)
     try:
         _, stderr = proc.communicate(timeout=600)
+        seconds = time.perf_counter() - start
     except subprocess.TimeoutExpired:
         proc.kill()
         return Result("TIMEOUT", seconds=600.0)
@@ -117,7 +124,6 @@ def run_case(case: Case, folder: Path) -> Result:
                 other.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 other.kill()
-    seconds = time.perf_counter() - start
     lines = [line.replace(str(folder), "<case>") for line in stderr.splitlines() if line.strip()]
     last = lines[-1] if lines else ""
     after = tree(folder)

@@ -93,11 +93,10 @@ def cases(case_type, config: Callable[[Path], str], cpu: List[str]) -> list:
         meta["frames"] = meta["frames"][:-count]
         path.write_text(json.dumps(meta))
 
-    def val_frame_to_train(c: Path) -> None:
+    def train_frame_to_val(c: Path) -> None:
         video = c / "data" / "ada"
         train, val = (json.loads((video / f"transforms_{s}.json").read_text()) for s in ("train", "val"))
-        train["frames"].append(val["frames"].pop())
-        val["frames"] = val["frames"] or [train["frames"][0]]
+        val["frames"].append(train["frames"].pop())
         for split, meta in (("train", train), ("val", val)):
             (video / f"transforms_{split}.json").write_text(json.dumps(meta))
 
@@ -189,26 +188,14 @@ def cases(case_type, config: Callable[[Path], str], cpu: List[str]) -> list:
             outputs=lambda c: [c / "s.mp4"],
         ),  # fmt: skip
         # transcripts (classes 2 and 3)
-        Case(
-            "transcript: 'hello' for a whole sentence",
-            lambda c: said(c, "--transcript", "hello"),
-            expect="falls outside the words",
-        ),
-        Case(
-            "transcript: its first half only",
-            lambda c: said(c, "--transcript", "Maybe Pam will"),
-            expect="falls outside the words",
-        ),
-        Case(
-            "transcript: another sentence",
-            lambda c: said(c, "--transcript", "The quick brown fox jumps over the lazy dog"),
-            expect="the words",
-        ),  # fmt: skip
-        Case(
-            "transcript: the right words",
-            lambda c: said(c, "--transcript", "Maybe Pam will bake apple pie in May."),
-            outputs=lambda c: [c / "s.mp4"],
-        ),
+        *[
+            Case(f"transcript: {name}", lambda c, w=words: said(c, "--transcript", w), expect=says)
+            for name, words, says in (
+                ("'hello' for a whole sentence", "hello", "falls outside the words"),
+                ("its first half only", "Maybe Pam will", "falls outside the words"),
+                ("another sentence", "The quick brown fox jumps over the lazy dog", "the words"),
+            )
+        ],
         Case(
             "transcript: an existing file without .txt",
             lambda c: said(c, "--transcript", str(c / "aud")),
@@ -269,21 +256,14 @@ def cases(case_type, config: Callable[[Path], str], cpu: List[str]) -> list:
             expect="--transcript: words not in the pronouncing dictionary: 你好",
         ),
         # options checked before a model loads (classes 5 and 7)
-        Case(
-            "personalize: --grid-lr -1",
-            lambda c: personalize(c, "--grid-lr", "-1"),
-            expect="--grid-lr -1.0: a learning rate must be a positive number",
-        ),
-        Case(
-            "personalize: --lr nan",
-            lambda c: personalize(c, "--lr", "nan"),
-            expect="--lr nan: a learning rate must be a positive number",
-        ),
-        Case(
-            "personalize: --code-lr inf",
-            lambda c: personalize(c, "--code-lr", "inf"),
-            expect="--code-lr inf: a learning rate must be a positive number",
-        ),
+        *[
+            Case(
+                f"personalize: {option} {value}",
+                lambda c, o=option, v=value: personalize(c, o, v),
+                expect=f"{option} {float(value)}: a learning rate must be a positive number",
+            )
+            for option, value in (("--grid-lr", "-1"), ("--lr", "nan"), ("--code-lr", "inf"))
+        ],  # fmt: skip
         Case(
             "transfer: --output-path x.webm",
             lambda c: transfer(c, "--output-path", str(c / "x.webm")),
@@ -304,7 +284,7 @@ def cases(case_type, config: Callable[[Path], str], cpu: List[str]) -> list:
         Case("speak: unknown --identity", lambda c: said(c, "--identity", "zed"), expect="unknown identity 'zed'"),
         # datasets changed after training (classes 6 and 8)
         Case("ns-eval: train frames removed", evaluate, drop_train_frames, expect="train frames now"),
-        Case("ns-eval: a val frame moved to train", evaluate, val_frame_to_train, expect="train frames now"),
+        Case("ns-eval: a train frame moved to val", evaluate, train_frame_to_val, expect="train frames now"),
         Case(
             "ns-render: train frames removed",
             lambda c: ["ns-render", "dataset", "--load-config", config(c), "--output-path", str(c / "r")],
