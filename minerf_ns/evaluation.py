@@ -7,9 +7,13 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
+from jaxtyping import Bool
 from rich.table import Table
+from torch import Tensor
 
-from minerf_ns.conditioning import IDENTITY
+from dataparsers.head_dataset import box_image
+from minerf_ns.conditioning import EXPRESSION, IDENTITY
+from minerf_ns.face.mouth import mouth_rect
 from minerf_ns.media import display_factor, label, to_uint8, upscale
 from minerf_ns.orbit import orbit_poses
 from minerf_ns.rendering import make_camera, render_rgb
@@ -28,7 +32,7 @@ def evaluate_held_out(pipeline) -> tuple[Dict[str, Dict[str, float]], np.ndarray
         outputs = model.get_outputs_for_camera(dataset.cameras[idx : idx + 1])
         image = item["image"][..., :3].float()
         render = outputs["rgb"].cpu()
-        metrics = model.metrics.image_metrics(render, image, item["head_box"])
+        metrics = model.metrics.image_metrics(render, image, item["head_box"], mouth_box(dataset.cameras, idx))
         name = model.identity_names[int(identities[idx])]
         for key, value in metrics.items():
             sums.setdefault(name, {}).setdefault(key, []).append(value)
@@ -63,17 +67,32 @@ def render_orbits(model, num_frames: int, progress: Optional[Callable[[], None]]
     return np.concatenate(columns, axis=2)
 
 
+REGIONS = (("", ""), ("head ", "head_"), ("mouth ", "mouth_"))
+"""The scored regions: (column prefix, metric key prefix) for the whole frame, the head box and the mouth box."""
+
+
+def mouth_box(cameras, idx: int) -> Optional[Bool[Tensor, "H W 1"]]:
+    """The mouth region of camera ``idx`` of a dataset's cameras (``face/mouth.py``), or None where it has none."""
+    camera = cameras[idx]
+    rect = mouth_rect(camera.camera_to_worlds.numpy(), float(camera.fx), float(camera.fy), float(camera.cx),
+                      float(camera.cy), cameras.metadata[EXPRESSION][idx].numpy())  # fmt: skip
+    return None if rect is None else box_image(rect, int(camera.height), int(camera.width))
+
+
 def mean_metrics(per_identity: Dict[str, Dict[str, float]]) -> Dict[str, float]:
-    """The mean over identities of each metric."""
-    keys = next(iter(per_identity.values()))
-    return {k: float(np.mean([m[k] for m in per_identity.values()])) for k in keys}
+    """The mean over identities of each metric (over those that have it: a mouth needs ICT-FaceKit expressions)."""
+    keys = dict.fromkeys(k for metrics in per_identity.values() for k in metrics)
+    return {k: float(np.mean([m[k] for m in per_identity.values() if k in m])) for k in keys}
 
 
 def held_out_table(per_identity: Dict[str, Dict[str, float]], mean: Dict[str, float], title: str) -> Table:
-    """PSNR/SSIM on the frame and the head box, one row per identity and the mean."""
+    """PSNR/SSIM on the frame, the head box and the mouth box, one row per identity and the mean."""
     table = Table(title=title)
-    for column in ("identity", "PSNR", "SSIM", "head PSNR", "head SSIM"):
+    regions = [(name, key) for name, key in REGIONS if f"{key}psnr" in mean]
+    for column in ["identity"] + [f"{name}{metric}" for name, _ in regions for metric in ("PSNR", "SSIM")]:
         table.add_column(column, justify="right")
     for name, m in list(per_identity.items()) + [("mean", mean)]:
-        table.add_row(name, f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['head_psnr']:.2f}", f"{m['head_ssim']:.3f}")
+        cells = [(f"{m[key + 'psnr']:.2f}", f"{m[key + 'ssim']:.3f}") if key + "psnr" in m else ("-", "-")
+                 for _, key in regions]  # fmt: skip
+        table.add_row(name, *[cell for pair in cells for cell in pair])
     return table

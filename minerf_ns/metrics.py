@@ -70,22 +70,29 @@ class ImageMetrics:
         return self._lpips
 
     def image_metrics(
-        self, pred: Float[Tensor, "H W 3"], target: Float[Tensor, "H W 3"], box: Optional[Tensor] = None
+        self,
+        pred: Float[Tensor, "H W 3"],
+        target: Float[Tensor, "H W 3"],
+        box: Optional[Tensor] = None,
+        mouth: Optional[Tensor] = None,
     ) -> Dict[str, float]:
-        """psnr, ssim (, lpips) on the whole frame and, with a head box, head_psnr, head_ssim (, head_lpips)."""
+        """psnr, ssim (, lpips) on the whole frame; with a head box, head_psnr, head_ssim (, head_lpips); with a mouth
+        box, mouth_psnr, mouth_ssim (, mouth_lpips)."""
         out = {"psnr": float(self.psnr(pred, target)), "ssim": float(self.ssim(pred, target))}
         lpips = self.lpips_model()
         if lpips is not None:
             lpips = lpips.to(pred.device)
             out["lpips"] = float(lpips(pred.clamp(0, 1).permute(2, 0, 1)[None], target.permute(2, 0, 1)[None]))
-        bounds = box_bounds(box) if box is not None else None
-        if bounds is not None:
+        for region, region_box in (("head", box), ("mouth", mouth)):
+            bounds = box_bounds(region_box) if region_box is not None else None
+            if bounds is None:
+                continue
             y0, y1, x0, x1 = bounds
             crop_p, crop_t = pred[y0:y1, x0:x1], target[y0:y1, x0:x1]
-            out["head_psnr"] = float(self.psnr(crop_p, crop_t))
-            out["head_ssim"] = float(self.ssim(crop_p, crop_t))
+            out[f"{region}_psnr"] = float(self.psnr(crop_p, crop_t))
+            out[f"{region}_ssim"] = float(self.ssim(crop_p, crop_t))
             if lpips is not None and min(y1 - y0, x1 - x0) >= 32:
-                out["head_lpips"] = float(
+                out[f"{region}_lpips"] = float(
                     lpips(crop_p.clamp(0, 1).permute(2, 0, 1)[None], crop_t.permute(2, 0, 1)[None])
                 )
         return out

@@ -30,6 +30,7 @@ def test_minerf_demo_writes_comparison_video_and_metrics(tmp_path):
     assert metrics["mean"]["head_psnr"] == pytest.approx(18.95, abs=0.15)
     assert metrics["mean"]["ssim"] == pytest.approx(0.665, abs=0.01)
     assert f"held-out PSNR: {metrics['mean']['psnr']:.2f} dB" in proc.stdout
+    assert f"mouth {metrics['mean']['mouth_psnr']:.2f} dB)" in proc.stdout  # the mouth box: face/mouth.py
     # One row per identity of (truth, render, error), each enlarged to 192 px.
     assert np.asarray(Image.open(out / "heldout_comparison.png")).shape == (2 * 192, 3 * 192, 3)
     video = (out / "orbit.mp4").read_bytes()

@@ -132,7 +132,9 @@ def print_summary(summary: dict, out: Path) -> None:
     """The per-identity table and what to run next."""
     title = f"held-out frames after {summary['iterations']} iterations"
     CONSOLE.print(held_out_table(summary["identities"], summary["mean"], title))
-    CONSOLE.print(f"held-out PSNR: {summary['mean']['psnr']:.2f} dB (head box {summary['mean']['head_psnr']:.2f} dB)")
+    mean = summary["mean"]
+    mouth = f", mouth {mean['mouth_psnr']:.2f} dB" if "mouth_psnr" in mean else ""
+    CONSOLE.print(f"held-out PSNR: {mean['psnr']:.2f} dB (head box {mean['head_psnr']:.2f} dB{mouth})")
     CONSOLE.print(f"wrote {out / 'heldout_comparison.png'}, {out / 'orbit.mp4'}, {out / 'metrics.json'}")
     CONSOLE.print(f"took {summary['seconds']:.0f} s. Next: ns-viewer --load-config {summary['config']}")
 
