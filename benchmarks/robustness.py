@@ -44,6 +44,8 @@ class Case:
     notes: str = ""
     expect: str = ""
     """What the failure's line must say (a stop is expected): another line is MISLEADING, exit 0 FALSE SUCCESS."""
+    succeeds: bool = False
+    """The command must succeed: a one-line stop is REFUSED (a valid input turned away)."""
     background: Optional[Callable[[Path], List[str]]] = None
     """A command started ``BACKGROUND_START`` seconds before this one and stopped (Ctrl-C) after it."""
 
@@ -144,6 +146,8 @@ def run_case(case: Case, folder: Path) -> Result:
     if changed:
         return Result("CHANGED", f"{len(changed)} existing files changed; {last[:100]}", seconds)
     if len(lines) and (last.startswith(tool) or ": " in last) and "Error" not in last.split(":")[0]:
+        if case.succeeds:
+            return Result("REFUSED", last[:150], seconds)
         if case.expect and case.expect not in last:
             return Result("MISLEADING", f"{last[:150]} (expected: {case.expect!r})", seconds)
         return Result("one line", last[:150], seconds)
