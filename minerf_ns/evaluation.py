@@ -20,14 +20,28 @@ from minerf_ns.rendering import make_camera, render_rgb
 
 
 @torch.no_grad()
-def evaluate_held_out(pipeline) -> tuple[Dict[str, Dict[str, float]], np.ndarray]:
+def evaluate_held_out(
+    pipeline, frames_per_identity: Optional[int] = None
+) -> tuple[Dict[str, Dict[str, float]], np.ndarray]:
     """Metrics of every held-out frame, averaged per identity, and a comparison image (one row per identity:
-    ground truth, render, error x4 of its first held-out frame)."""
+    ground truth, render, error x4 of its first held-out frame).
+
+    Args:
+        frames_per_identity: score only this many of each identity's held-out frames, evenly spaced from its first
+            (long videos: the benchmarks); None: all.
+    """
     model, dataset = pipeline.model, pipeline.datamanager.eval_dataset
     identities = dataset.cameras.metadata[IDENTITY][:, 0]
+    chosen = list(range(len(dataset)))
+    if frames_per_identity is not None:
+        chosen = []
+        for identity in torch.unique(identities).tolist():
+            rows = torch.nonzero(identities == identity)[:, 0]
+            picks = np.unique(np.linspace(0, len(rows) - 1, min(frames_per_identity, len(rows))).round().astype(int))
+            chosen += rows[picks].tolist()
     sums: Dict[str, Dict[str, List[float]]] = {}
     rows = []
-    for idx in range(len(dataset)):
+    for order, idx in enumerate(chosen):
         item = dataset[idx]
         outputs = model.get_outputs_for_camera(dataset.cameras[idx : idx + 1])
         image = item["image"][..., :3].float()
@@ -36,7 +50,7 @@ def evaluate_held_out(pipeline) -> tuple[Dict[str, Dict[str, float]], np.ndarray
         name = model.identity_names[int(identities[idx])]
         for key, value in metrics.items():
             sums.setdefault(name, {}).setdefault(key, []).append(value)
-        if len(rows) == 0 or int(identities[idx]) != int(identities[idx - 1]):
+        if order == 0 or int(identities[idx]) != int(identities[chosen[order - 1]]):
             factor = display_factor(image.shape[0])
             error = ((render - image).abs() * 4.0).clamp(0, 1)
             captions = (f"{name}: held-out", f"render {metrics['head_psnr']:.1f} dB", "error x4")
