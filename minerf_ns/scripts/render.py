@@ -174,6 +174,12 @@ class RenderSpeak:
             samples = read_audio(self.audio)
         except AudioInputError as err:
             fail(SPEAK, str(err))
+        seconds = min(len(samples) / SAMPLE_RATE, self.max_seconds or float("inf"))
+        frames = int(round(seconds * self.fps))
+        CONSOLE.print(
+            f"{self.audio}: {seconds:.2f} s of audio, {frames} frames at {self.fps} fps"
+            + (" (a long render: --max-seconds renders the start)" if frames > LONG_RENDER_FRAMES else "")
+        )
         try:  # aligned on the whole audio, which the transcript describes; --max-seconds cuts the result
             transcript = read_transcript(self.transcript) if self.transcript is not None else None
             phones = transcript.phones(samples) if transcript is not None else None
@@ -185,12 +191,6 @@ class RenderSpeak:
                  "an existing .txt/.align file), or leave it out to recognise the phones from the sound")  # fmt: skip
         if self.max_seconds is not None:
             samples = samples[: int(self.max_seconds * SAMPLE_RATE)]
-        seconds = len(samples) / SAMPLE_RATE
-        frames = int(round(seconds * self.fps))
-        CONSOLE.print(
-            f"{self.audio}: {seconds:.2f} s of audio, {frames} frames at {self.fps} fps"
-            + (" (a long render: --max-seconds renders the start)" if frames > LONG_RENDER_FRAMES else "")
-        )
         mapping_path = None if self.mapping == "prior" else Path(self.mapping)
         if self.mapping in ("auto", "learned"):
             mapping_path = self.load_config.parent / AUDIO_MAPPING_FILE
