@@ -1,4 +1,4 @@
-"""The plugin is registered through real entry points: all three methods, the dataparser and the console scripts,
+"""The plugin is registered through real entry points: all four methods, the dataparser and the console scripts,
 each method with its geometry and settings, and each method's --help listing only the options that apply."""
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ from nerfstudio.plugins.registry import discover_methods
 from nerfstudio.plugins.registry_dataparser import discover_dataparsers
 
 METHODS = ("mi-nerf", "mi-nerf-small", "mi-nerf-fast", "mi-nerf-fast-gpu")
-SCRIPTS = ("minerf-synth", "minerf-demo", "minerf-render", "minerf-eval", "minerf-personalize", "minerf-track")
+SCRIPTS = (
+    "minerf-synth",
+    "minerf-demo",
+    "minerf-render",
+    "minerf-eval",
+    "minerf-personalize",
+    "minerf-track",
+    "minerf-audio",
+)
 
 
 def test_entry_points_are_installed():
