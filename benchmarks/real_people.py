@@ -7,6 +7,7 @@ The root comes from ``minerf-track`` (the real clips of ``../shared/data``, neve
     minerf-track ../shared/data/real-clips/... --names cnn trump may hill aoc bald german macron vlogger \
         --size 128 --crop face --output /tmp/xs/real --no-overlay
     python benchmarks/real_people.py --data /tmp/xs/real --out /tmp/real-people [--iterations 2000]
+    python benchmarks/real_people.py ... --no-separate --override "plane_resolutions=(64, 128, 256)"   # a variant
 
 Prints a markdown table; keeps each model's numbers in ``--out`` (a rerun reuses them).
 """
@@ -31,10 +32,10 @@ KEYS = ("psnr", "head_psnr", "mouth_psnr", "ssim", "head_ssim", "mouth_ssim")
 
 
 def train_and_score(
-    data: Path, names: Sequence[str], iterations: int, seed: int, frames: int, out: Path
+    data: Path, names: Sequence[str], iterations: int, seed: int, frames: int, out: Path, overrides: Sequence[str] = ()
 ) -> Dict[str, Dict[str, float]]:
     """Train one `mi-nerf-fast` model of ``names`` for ``iterations`` and score each person's held-out frames."""
-    config = method_config("mi-nerf-fast", str(data), iterations)
+    config = method_config("mi-nerf-fast", str(data), iterations, overrides=overrides)
     config.pipeline.datamanager.dataparser.identities = tuple(names)
     trainer = trainer_for(config, iterations, seed=seed, out=out / "runs")
     seconds = 0.0
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20, help="held-out frames scored per person, evenly spaced")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-separate", action="store_true", help="only the joint model")
+    parser.add_argument("--override", nargs="*", default=[], help="model or geometry fields, name=value (a variant)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     names = [video.name for video in read_dataset(args.data)]
@@ -82,7 +84,7 @@ def main() -> None:
         each = max(1, args.iterations // len(names))
         for name in names:
             separate.update(cached(args.out / f"single_{name}_{tag}.json", lambda n=name: train_and_score(
-                args.data, [n], each, args.seed, args.frames, args.out)))  # fmt: skip
+                args.data, [n], each, args.seed, args.frames, args.out, args.override)))  # fmt: skip
     print(
         f"\nheld-out PSNR (dB) frame / head box / mouth box; SSIM frame / head / mouth; {args.frames} frames a "
         f"person; one model of {len(names)} people, {args.iterations} iterations"
