@@ -74,10 +74,10 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     names = [video.name for video in read_dataset(args.data)]
-    tag = f"it{args.iterations}_f{args.frames}_s{args.seed}"
+    tag = f"it{args.iterations}_f{args.frames}_s{args.seed}" + "".join(f"_{o.replace(' ', '')}" for o in args.override)
     joint = cached(
         args.out / f"joint_{tag}.json",
-        lambda: train_and_score(args.data, names, args.iterations, args.seed, args.frames, args.out),
+        lambda: train_and_score(args.data, names, args.iterations, args.seed, args.frames, args.out, args.override),
     )
     separate: Dict[str, Dict[str, float]] = {}
     if not args.no_separate:
