@@ -65,6 +65,10 @@ class AudioFit:
         check_output_file(output, TOOL, (".pt",))
         refuse_existing(output, TOOL, self.overwrite)
         videos = self._videos()
+        voiced = [v for v in videos if v.audio is not None]
+        seconds = sum((int(v.frame_numbers().max()) + 1) / v.fps for v in voiced)
+        CONSOLE.print(f"reading the sound of {len(voiced)} videos ({seconds:.0f} s: phones are recognised at about 5x "
+                      "real time on a CPU core)")  # fmt: skip
         try:
             clips = clips_from_videos(videos)
         except AudioInputError as err:
