@@ -4,7 +4,6 @@ tiny dataset, aud.wav in the dataset, minerf-audio fit, minerf-render speak's mp
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import wave
 from pathlib import Path
@@ -27,10 +26,12 @@ from minerf_ns.audio.phones import (
     Phone,
     TranscriptError,
     align_phones,
+    dictionary_spelling,
     phones_from_timed_words,
     recognize_phones,
+    transcript_words,
 )
-from minerf_ns.audio.transcripts import read_timed_words
+from minerf_ns.audio.transcripts import Transcript, read_timed_words, read_transcript
 from minerf_ns.audio.visemes import BILABIALS, prior_expressions
 from minerf_ns.audio.waveform import SAMPLE_RATE, AudioInputError, read_audio, write_wav
 from minerf_ns.media import SOUND_VIDEO_SUFFIXES, VIDEO_SUFFIXES, write_video
@@ -287,6 +288,27 @@ def test_speak_refuses_a_transcript_the_audio_does_not_say(trained, tmp_path):
     assert not (tmp_path / "b.mp4").exists()
 
 
+def test_what_a_transcript_names(tmp_path, monkeypatch):
+    """--transcript: an existing file whatever its name (UTF-8 text, .align timed), a file-like name without a file, or
+    the words; errors name the transcript. (Through the console script: test_speak_bad_inputs_one_line_each.)"""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "words.TXT").write_text("Hello there")
+    (tmp_path / "aud").write_bytes(b"RIFF\0\0")
+    (tmp_path / "latin.txt").write_bytes("Maybé".encode("latin-1"))
+    (tmp_path / "bom.txt").write_bytes("\ufeffHello".encode())
+    assert read_transcript("words.TXT") == Transcript("words.TXT", text="Hello there")
+    assert read_transcript("bom.txt").text == "Hello"
+    assert read_transcript("Hello there.") == Transcript("--transcript", text="Hello there.")
+    for value, says in (("aud", "aud: is not a text file"), ("latin.txt", "latin.txt: is not UTF-8 text"),
+                        ("gone.TXT", "gone.TXT: no such transcript file"), (".", "is a folder")):  # fmt: skip
+        with pytest.raises(TranscriptError, match=re.escape(says)):
+            read_transcript(value)
+    assert transcript_words("Maybé don't 42 你好") == ["maybé", "don't", "你好"]
+    assert [dictionary_spelling(w) for w in ("maybé", "café", "你好")] == ["maybe", "cafe", "你好"]
+    with pytest.raises(TranscriptError, match="--transcript: words not in the pronouncing dictionary: 你好"):
+        read_transcript("你好").phones(np.zeros(SAMPLE_RATE, np.float32))
+
+
 def test_speak_bad_inputs_one_line_each(trained, tmp_path):
     write_wav(tmp_path / "silent.wav", np.zeros(8000, np.float32))
     write_wav(tmp_path / "voice.wav", toy_voice(np.linspace(0, 1, 10), 25.0, 0))
@@ -297,10 +319,8 @@ def test_speak_bad_inputs_one_line_each(trained, tmp_path):
     wrong = AudioToExpression(NUM_FEATURES, 79, ["ada"], MappingSettings())
     torch.save(wrong.to_file_dict(), tmp_path / "adnerf79.pt")
     write_wav(tmp_path / "one.wav", np.full(1, 0.3, np.float32))
-    write_wav(tmp_path / "zero.wav", np.zeros(0, np.float32))
     write_video(tmp_path / "mute.mp4", np.zeros((4, 16, 16, 3), np.uint8), fps=25)
     (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 4)
-    shutil.copy(tmp_path / "voice.wav", tmp_path / "aud")  # an existing file named without .txt: read as one
     voice = ["--audio", str(tmp_path / "voice.wav")]
     config = str(trained / "config.yml")
     cases = {
@@ -308,12 +328,8 @@ def test_speak_bad_inputs_one_line_each(trained, tmp_path):
             "--audio",
             str(tmp_path / "one.wav"),
         ],
-        "zero.wav: is 0 s long": ["--audio", str(tmp_path / "zero.wav")],
         "mute.mp4: has no audio stream": ["--audio", str(tmp_path / "mute.mp4")],
         "binary.txt: is not a text file": [*voice, "--transcript", str(tmp_path / "binary.txt")],
-        "aud: is not a text file": [*voice, "--transcript", str(tmp_path / "aud")],
-        "words.TXT: no such transcript file": [*voice, "--transcript", "words.TXT"],
-        "--transcript: words not in the pronouncing dictionary: 你好": [*voice, "--transcript", "你好"],
         "not '.webm'": [*voice, "--output-path", str(tmp_path / "o.webm")],
         "does not exist": ["--audio", str(tmp_path / "missing.wav")],
         "cannot be decoded": ["--audio", str(tmp_path / "text.wav")],

@@ -13,47 +13,57 @@ import time
 
 import numpy as np
 import pytest
+import yaml
 from nerfstudio_cli import BIN, CPU, fail_line, fails, run
 from PIL import Image
 from test_dataparser import copy_videos
 from test_robustness import last_line, moved_run
 
+from dataparsers.dataset_error import DatasetError
 from minerf_ns.audio.waveform import write_wav
 from minerf_ns.commands import CLAIMS, claim_output
+from minerf_ns.scripts.personalize import Personalize
 
 
 def test_personalize_checks_its_learning_rates_before_loading(trained, tmp_path):
-    for option, value in (("--grid-lr", "-1"), ("--lr", "nan"), ("--code-lr", "0")):
-        start = time.perf_counter()
-        line = fail_line("minerf-personalize", "--load-config", str(trained / "config.yml"), option, value,
-                         "--output-dir", str(tmp_path / "p"), cwd=tmp_path)  # fmt: skip
-        assert f"{option} {float(value)}: a learning rate must be a positive number" in line, line
-        assert time.perf_counter() - start < 20  # no model loaded (loading it takes minutes on a big run)
+    start = time.perf_counter()
+    line = fail_line("minerf-personalize", "--load-config", str(trained / "config.yml"), "--grid-lr", "-1",
+                     "--output-dir", str(tmp_path / "p"), cwd=tmp_path)  # fmt: skip
+    assert "--grid-lr -1.0: a learning rate must be a positive number" in line, line
+    assert time.perf_counter() - start < 20  # no model loaded (loading it takes minutes on a big run)
+    for option, value in (("lr", float("nan")), ("code_lr", 0.0)):  # the same check, in this process
+        settings = Personalize(load_config=trained / "config.yml", output_dir=tmp_path / "p", **{option: value})
+        with pytest.raises(SystemExit, match=f"--{option.replace('_', '-')} {value}: a learning rate must be"):
+            settings.main()
     assert not (tmp_path / "p").exists()
 
 
 def test_a_dataset_changed_after_training_is_named(trained, train_dataset, tmp_path):
-    """Train frames removed, head masks deleted, frames resized: each named in one line instead of a broken checkpoint,
-    a silent static background or old intrinsics."""
+    """Train frames removed (through ns-eval), head masks deleted, frames resized (the run's dataparser, in this
+    process): each named in one line instead of a broken checkpoint, a silent static background or old intrinsics."""
     data = copy_videos(train_dataset, tmp_path / "data")
-    config = str(moved_run(trained, data, tmp_path / "outputs") / "config.yml")
+    config = moved_run(trained, data, tmp_path / "outputs") / "config.yml"
     train_json = data / "ada" / "transforms_train.json"
     original = train_json.read_text()
     meta = json.loads(original)
     meta["frames"] = meta["frames"][:-2]
     train_json.write_text(json.dumps(meta))
-    line = last_line(fails("ns-eval", "--load-config", config, "--output-path", str(tmp_path / "e.json"), cwd=tmp_path))
+    line = last_line(fails("ns-eval", "--load-config", str(config), "--output-path", str(tmp_path / "e.json"),
+                           cwd=tmp_path))  # fmt: skip
     assert "data/ada: has 25 train frames now, 27 when the run was trained" in line, line
+    assert not (tmp_path / "e.json").exists()
     train_json.write_text(original)
+    parser_config = yaml.load(config.read_text(), Loader=yaml.UnsafeLoader).pipeline.datamanager.dataparser
+    assert parser_config.trained_on["ada"] == {"train_frames": 27, "image_size": [48, 48], "head_masks": True}
+    assert len(parser_config.setup().videos) == 2  # unchanged: it loads
     shutil.move(data / "ben" / "parsing", tmp_path / "parsing")
-    line = last_line(fails("ns-eval", "--load-config", config, "--output-path", str(tmp_path / "e.json"), cwd=tmp_path))
-    assert "data/ben: had head masks (parsing/ or mask_path) when the run was trained and has none now" in line
+    with pytest.raises(DatasetError, match="data/ben: had head masks .* when the run was trained and has none now"):
+        _ = parser_config.setup().videos
     shutil.move(tmp_path / "parsing", data / "ben" / "parsing")
     for image in [*(data / "ada").glob("*_imgs/*.jpg"), data / "ada" / "bc.jpg"]:
         Image.open(image).resize((96, 96)).save(image)
-    line = last_line(fails("ns-eval", "--load-config", config, "--output-path", str(tmp_path / "e.json"), cwd=tmp_path))
-    assert "data/ada: its frames are 96x96 now, 48x48 when the run was trained" in line, line
-    assert not (tmp_path / "e.json").exists()
+    with pytest.raises(DatasetError, match="data/ada: its frames are 96x96 now, 48x48 when the run was trained"):
+        _ = parser_config.setup().videos
 
 
 def test_per_frame_backgrounds_without_head_masks_stop_ns_train(train_dataset, tmp_path):

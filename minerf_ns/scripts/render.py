@@ -169,7 +169,6 @@ class RenderSpeak:
         if self.expressions_out is not None:
             check_output_file(self.expressions_out, SPEAK, (".npy",))
             refuse_existing(self.expressions_out, SPEAK, self.overwrite)
-        check_identities(self.load_config, [self.identity], SPEAK)
         try:
             samples = read_audio(self.audio)
         except AudioInputError as err:
@@ -191,6 +190,7 @@ class RenderSpeak:
                  "an existing .txt/.align file), or leave it out to recognise the phones from the sound")  # fmt: skip
         if self.max_seconds is not None:
             samples = samples[: int(self.max_seconds * SAMPLE_RATE)]
+        check_identities(self.load_config, [self.identity], SPEAK)  # after the audio checks: it imports nerfstudio
         mapping_path = None if self.mapping == "prior" else Path(self.mapping)
         if self.mapping in ("auto", "learned"):
             mapping_path = self.load_config.parent / AUDIO_MAPPING_FILE
