@@ -1,7 +1,11 @@
-"""Shared fixtures: small synthetic datasets generated once per test session."""
+"""Shared fixtures: small synthetic datasets generated once per test session; and the ``cli`` marker: every test that
+runs a console script (nerfstudio's or ours) or needs a trained run is marked, so ``pytest -m "not cli"`` runs the
+unit tests alone."""
 
 from __future__ import annotations
 
+import inspect
+import re
 import shutil
 from pathlib import Path
 
@@ -70,3 +74,17 @@ def dataset_with_sound(train_dataset, tmp_path_factory) -> Path:
         envelope = np.clip(video.expressions[:, jaw] / max(video.expressions[:, jaw].max(), 1e-3), 0, 1)
         write_wav(folder / "aud.wav", toy_voice(envelope, 25.0, seed=len(folder.name)))
     return root
+
+
+CLI_CALLS = re.compile(r"\b(run|fails|fail_line|train|subprocess\.\w+|Popen)\(")
+"""What launches a console script in these tests (``nerfstudio_cli``'s helpers, ``subprocess``)."""
+CLI_FIXTURES = {"trained", "trained_two_of_three", "dataset_with_sound"}
+"""Fixtures built with ns-train (or beside one): a test that uses them is slow too."""
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        function = getattr(item, "function", None)
+        uses_cli = function is not None and CLI_CALLS.search(inspect.getsource(function)) is not None
+        if uses_cli or CLI_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.cli)
