@@ -78,8 +78,8 @@ def dataset_with_sound(train_dataset, tmp_path_factory) -> Path:
 
 CLI_CALLS = re.compile(r"\b(run|fails|fail_line|train|subprocess\.\w+|Popen)\(")
 """What launches a console script in these tests (``nerfstudio_cli``'s helpers, ``subprocess``)."""
-CLI_FIXTURES = {"trained", "trained_two_of_three", "dataset_with_sound"}
-"""Fixtures built with ns-train (or beside one): a test that uses them is slow too."""
+CLI_FIXTURES = {"trained", "trained_two_of_three", "dataset_with_sound", "browser"}
+"""Fixtures built with ns-train (or beside one), and the headless browser: a test that uses them is slow too."""
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -9,6 +9,7 @@ import copy
 import os
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -40,6 +41,7 @@ def worker(rank: int, world_size: int, port: int, config, out: str) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.cli  # nerfstudio's launcher starts two training processes
 def test_two_cpu_processes_train_identical_weights(train_dataset, tmp_path):
     config = copy.deepcopy(METHODS["mi-nerf-fast"].config)
     config.pipeline.datamanager.data = train_dataset
