@@ -16,7 +16,7 @@ from typing import Callable, List
 
 import numpy as np
 
-from minerf_ns.audio.waveform import SAMPLE_RATE, write_wav
+from minerf_ns.audio.waveform import SAMPLE_RATE, read_audio, write_wav
 
 
 def _ffmpeg(*args: str) -> None:
@@ -121,8 +121,6 @@ def _cases(case_type, config: Callable[[Path], str], cpu: List[str]) -> list:
         return lambda c: write_wav(c / "data" / "ada" / "aud.wav", np.full(samples, 0.3, np.float32))
 
     def long_audio(c: Path) -> None:
-        from minerf_ns.audio.waveform import read_audio
-
         speech = read_audio(pam(c))
         write_wav(c / "long.wav", np.tile(speech, int(600 * SAMPLE_RATE / len(speech)) + 1))
 
@@ -180,9 +178,7 @@ def _cases(case_type, config: Callable[[Path], str], cpu: List[str]) -> list:
             lambda c: speak(c, c / "late.wav"),
             lambda c: write_wav(
                 c / "late.wav",
-                np.concatenate(
-                    [silence, __import__("minerf_ns.audio.waveform", fromlist=["read_audio"]).read_audio(pam(c))]
-                ).astype(np.float32),
+                np.concatenate([silence, read_audio(pam(c))]).astype(np.float32),
             ),
             outputs=lambda c: [c / "s.mp4"],
         ),  # fmt: skip

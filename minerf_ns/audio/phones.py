@@ -133,12 +133,11 @@ def align_phones(samples: Float[np.ndarray, " samples"], transcript: str) -> Lis
         raise TranscriptError("has no words (letters)")
     if unknown:
         raise _not_in_dictionary(unknown)
-    for options in ({}, ALIGN_RETRY):
-        decoder = _decoder(**options)
-        if _align(decoder, _pcm(samples), " ".join(spellings)):
-            break
-    else:
-        raise SpeechMismatch("the speech could not be aligned to the words (does it say them?)")
+    pcm, words_text = _pcm(samples), " ".join(spellings)
+    if not _align(decoder, pcm, words_text):  # the lookup's decoder first; a new, wider one only when it fails
+        decoder = _decoder(**ALIGN_RETRY)
+        if not _align(decoder, pcm, words_text):
+            raise SpeechMismatch("the speech could not be aligned to the words (does it say them?)")
     phones = _aligned_phones(decoder, len(samples) / SAMPLE_RATE)
     outside = speech_outside_words(samples, phones)
     if outside > MAX_SPEECH_OUTSIDE_WORDS:
