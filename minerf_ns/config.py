@@ -102,12 +102,15 @@ mi_nerf_small_method = MethodSpecification(
     description="MI-NeRF with the paper's MLP at CPU size (fewer rays, samples and width).",
 )
 
+ONE_PASS = {"rgb_loss_fine": 1.0}
+"""The colour-loss weights of the tri-plane geometry, whose one pass is "fine"."""
+
 mi_nerf_fast_method = MethodSpecification(
     config=make_trainer_config(
         "mi-nerf-fast",
         FAST_ITERATIONS,
         1024,
-        MiNerfModelConfig(geometry=TriplaneGeometryConfig(), eval_num_rays_per_chunk=4096),
+        MiNerfModelConfig(geometry=TriplaneGeometryConfig(), eval_num_rays_per_chunk=4096, loss_coefficients=ONE_PASS),
         eval_every=500,
         lr=2e-3,
         group_lrs={"grids": 2e-2},
@@ -132,7 +135,7 @@ mi_nerf_fast_gpu_method = MethodSpecification(
         "mi-nerf-fast-gpu",
         GPU_ITERATIONS,
         8192,
-        MiNerfModelConfig(geometry=GPU_GEOMETRY, eval_num_rays_per_chunk=65536),
+        MiNerfModelConfig(geometry=GPU_GEOMETRY, eval_num_rays_per_chunk=65536, loss_coefficients=ONE_PASS),
         eval_every=2000,
         lr=2e-3,
         group_lrs={"grids": 2e-2},

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Tuple, Type
+from typing import Dict, Optional, Tuple, Type
+
+import tyro
 
 from dataparsers.head_dataset import HeadDataset
 from dataparsers.minerf_dataparser import MiNerfDataParserConfig
 from minerf_ns.conditioning import BACKGROUND
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
 from nerfstudio.cameras.rays import RayBundle
-from nerfstudio.configs.dataparser_configs import AnnotatedDataParserUnion
 from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
 from nerfstudio.data.pixel_samplers import PixelSamplerConfig
 from nerfstudio.utils.rich_utils import CONSOLE
@@ -19,14 +20,30 @@ BYTES_PER_CACHED_PIXEL = 3 * 4 + 3 + 1
 """A cached pixel: float32 RGB image, uint8 RGB background, bool head box."""
 
 
+MiNerfDataParserChoice = tyro.conf.OmitSubcommandPrefixes[
+    tyro.extras.subcommand_type_from_defaults({"mi-nerf-data": MiNerfDataParserConfig()}, prefix_names=False)
+]
+"""The one dataparser our datamanager reads (nerfstudio's others have no expressions or identities): still the
+sub-command ``mi-nerf-data`` on the command line, so ``ns-train mi-nerf --data D mi-nerf-data --identities a b``
+reads as it always has."""
+
+
 @dataclass
 class MiNerfDataManagerConfig(VanillaDataManagerConfig):
     """Datamanager for multi-identity talking faces."""
 
     _target: Type = field(default_factory=lambda: MiNerfDataManager)
-    dataparser: AnnotatedDataParserUnion = field(default_factory=MiNerfDataParserConfig)
-    """The dataparser (default: mi-nerf-data)."""
+    dataparser: MiNerfDataParserChoice = field(default_factory=MiNerfDataParserConfig)
+    """The dataparser: mi-nerf-data."""
     pixel_sampler: PixelSamplerConfig = field(default_factory=HeadBoxPixelSamplerConfig)
+    """The head-box pixel sampler."""
+    # nerfstudio's options that do nothing here, kept off the command line (tyro.conf.Suppress):
+    eval_image_indices: tyro.conf.Suppress[Optional[Tuple[int, ...]]] = (0,)
+    """Not an option: nerfstudio's VanillaDataManager never reads it."""
+    patch_size: tyro.conf.Suppress[int] = 1
+    """Not an option: patches need nerfstudio's patch sampler; ours samples single rays in the head box."""
+    masks_on_gpu: tyro.conf.Suppress[bool] = False
+    """Not an option: our datasets have no masks (head masks become the head box and the background)."""
     cache_budget_gb: float = 6.0
     """Most memory the cached train images may take; beyond it a random subset is cached and resampled."""
     subset_repeat_iterations: int = 200

@@ -4,9 +4,10 @@ cached frames at once or, as the paper does, from one randomly chosen frame per 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Type
+from typing import Dict, Optional, Type
 
 import torch
+import tyro
 
 from nerfstudio.data.pixel_samplers import PixelSampler, PixelSamplerConfig
 
@@ -16,6 +17,21 @@ class HeadBoxPixelSamplerConfig(PixelSamplerConfig):
     """Pixel sampler with most rays inside the per-pixel ``head_box`` of each image."""
 
     _target: Type = field(default_factory=lambda: HeadBoxPixelSampler)
+    # nerfstudio's options that do nothing here, kept off the command line (tyro.conf.Suppress):
+    num_rays_per_batch: tyro.conf.Suppress[int] = 4096
+    """Not an option: the datamanager sets it from --pipeline.datamanager.train-num-rays-per-batch."""
+    keep_full_image: tyro.conf.Suppress[bool] = False
+    """Not an option: nothing of ours reads the full image from a ray batch."""
+    is_equirectangular: tyro.conf.Suppress[bool] = False
+    """Not an option: the cameras are perspective."""
+    fisheye_crop_radius: tyro.conf.Suppress[Optional[float]] = None
+    """Not an option: the cameras are perspective."""
+    ignore_mask: tyro.conf.Suppress[bool] = False
+    """Not an option: our datasets have no masks (head masks become the head box)."""
+    rejection_sample_mask: tyro.conf.Suppress[bool] = True
+    """Not an option: our datasets have no masks."""
+    max_num_iterations: tyro.conf.Suppress[int] = 100
+    """Not an option: our datasets have no masks."""
     in_box_fraction: float = 0.95
     """Fraction of the rays drawn uniformly from head-box pixels; the rest are drawn from the whole image."""
     one_frame_per_batch: bool = False

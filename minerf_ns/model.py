@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Literal, Optional, Tuple, Type
 
 import torch
 import torch.nn.functional as F
+import tyro
 from torch import Tensor, nn
 from torch.nn import Parameter
 
@@ -42,7 +43,8 @@ from nerfstudio.data.scene_box import OrientedBox
 from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.model_components.scene_colliders import NearFarCollider
 from nerfstudio.models.base_model import Model, ModelConfig
-from nerfstudio.utils import colormaps
+from nerfstudio.configs.config_utils import to_immutable_dict
+from nerfstudio.utils import colormaps, misc
 
 OUTPUTS = ("rgb", "accumulation", "depth")
 """What every pass renders; the last pass's are the model's ``rgb``/``accumulation``/``depth``, the others' carry the
@@ -73,8 +75,15 @@ class MiNerfModelConfig(ModelConfig):
     frames, applied to M(e, i) and l) is switched on; the paper: half (200k of 400k iterations). 1 or more: never."""
     unseen_latent: Literal["video-mean", "zero"] = "video-mean"
     """Latent code of frames not trained on (val/test, viewer, novel renders): the video's mean latent, or zero."""
-    enable_collider: bool = True
-    """Clip rays to the dataset's near/far planes."""
+    enable_collider: tyro.conf.Suppress[bool] = True
+    """Not an option: rays are always clipped to the dataset's near/far planes (the samplers need them)."""
+    collider_params: tyro.conf.Suppress[Optional[Dict[str, float]]] = None
+    """Not an option: the near/far planes come from the dataset (``--near-margin``, ``--far-margin`` of mi-nerf-data)."""
+    loss_coefficients: Dict[str, float] = to_immutable_dict({"rgb_loss_coarse": 1.0, "rgb_loss_fine": 1.0})
+    """Weight of each pass's colour loss: the MLP geometry's coarse and fine passes; the tri-plane geometry's one pass
+    is "fine" (as nerfstudio's vanilla-nerf scales its losses). The code regularizers have their own weights."""
+    prompt: tyro.conf.Suppress[Optional[str]] = None
+    """Not an option: no text prompt."""
     freeze_interaction: bool = False
     """Keep the interaction module's weights fixed (personalization, paper sec. 3.4)."""
     allow_tf32: bool = True
@@ -96,7 +105,7 @@ class MiNerfModel(Model):
     config: MiNerfModelConfig
 
     def populate_modules(self) -> None:
-        super().populate_modules()
+        # Not super().populate_modules(): it builds a collider from collider_params, which the dataset's planes replace.
         self.catalogue: VideoCatalogue = self.kwargs["metadata"][CATALOGUE]
         catalogue = self.catalogue
         assert catalogue.num_train_frames == self.num_train_data, "the catalogue and the train split disagree"
@@ -115,8 +124,7 @@ class MiNerfModel(Model):
             frozen_interaction=self.config.freeze_interaction,
         )
         self.geometry = self.config.geometry.setup(condition_dim=self.conditioning.out_dim, aabb=self.scene_box.aabb)
-        if self.config.enable_collider:
-            self.collider = NearFarCollider(near_plane=catalogue.near, far_plane=catalogue.far)
+        self.collider = NearFarCollider(near_plane=catalogue.near, far_plane=catalogue.far)
         self.metrics = ImageMetrics()
         self.viewer_controls = ViewerControls(catalogue)
         if self.config.allow_tf32:  # a process-wide switch; only CUDA matmuls read it
@@ -207,10 +215,11 @@ class MiNerfModel(Model):
     def get_loss_dict(self, outputs, batch, metrics_dict=None) -> Dict[str, Tensor]:
         image = batch["image"][..., :3].to(outputs["rgb"].device)
         final = self.geometry.pass_names[-1]
-        losses = {
+        colour = {
             f"rgb_loss_{name}": F.mse_loss(outputs["rgb" if name == final else f"rgb_{name}"], image)
             for name in self.geometry.supervised_passes
         }
+        losses = misc.scale_dict(colour, self.config.loss_coefficients)
         losses["latent_reg"] = self.config.latent_reg_mult * outputs["latent_norm"].mean()
         losses["identity_reg"] = self.config.identity_reg_mult * outputs["identity_norm"].mean()
         # Training outputs only (ns-train's periodic eval-batch step calls this in eval mode).

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Type
+from typing import Literal, Type
 
+import tyro
 from torch.optim import Optimizer, lr_scheduler
 
 from nerfstudio.engine.schedulers import ExponentialDecayScheduler, ExponentialDecaySchedulerConfig
@@ -21,6 +22,13 @@ class FloatExponentialDecaySchedulerConfig(ExponentialDecaySchedulerConfig):
     """Exponential decay from the optimizer's lr to ``lr_final`` over ``max_steps`` (no warmup)."""
 
     _target: Type = field(default_factory=lambda: FloatExponentialDecayScheduler)
+    # The paper's schedule has no warm-up; nerfstudio's warm-up options are kept off the command line.
+    lr_pre_warmup: tyro.conf.Suppress[float] = 1e-8
+    """Not an option: no warm-up."""
+    warmup_steps: tyro.conf.Suppress[int] = 0
+    """Not an option: no warm-up."""
+    ramp: tyro.conf.Suppress[Literal["linear", "cosine"]] = "cosine"
+    """Not an option: no warm-up."""
 
 
 class FloatExponentialDecayScheduler(ExponentialDecayScheduler):

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, List, Optional, Type
 
 import numpy as np
 import torch
+import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -140,6 +141,8 @@ class MiNerfTrainerConfig(TrainerConfig):
     """
 
     _target: Type = field(default_factory=lambda: MiNerfTrainer)
+    prompt: tyro.conf.Suppress[Optional[str]] = None
+    """Not an option: no text prompt (nerfstudio's alias of --pipeline.model.prompt)."""
 
     def save_config(self) -> None:
         if self.machine.num_devices * self.machine.num_machines > 1 and self.machine.device_type != "cuda":
