@@ -39,11 +39,11 @@ from minerf_ns.metrics import ImageMetrics
 from minerf_ns.viewer_controls import ViewerControls
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
+from nerfstudio.configs.config_utils import to_immutable_dict
 from nerfstudio.data.scene_box import OrientedBox
 from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.model_components.scene_colliders import NearFarCollider
 from nerfstudio.models.base_model import Model, ModelConfig
-from nerfstudio.configs.config_utils import to_immutable_dict
 from nerfstudio.utils import colormaps, misc
 
 OUTPUTS = ("rgb", "accumulation", "depth")
@@ -78,7 +78,7 @@ class MiNerfModelConfig(ModelConfig):
     enable_collider: tyro.conf.Suppress[bool] = True
     """Not an option: rays are always clipped to the dataset's near/far planes (the samplers need them)."""
     collider_params: tyro.conf.Suppress[Optional[Dict[str, float]]] = None
-    """Not an option: the near/far planes come from the dataset (``--near-margin``, ``--far-margin`` of mi-nerf-data)."""
+    """Not an option: the near/far planes come from the dataset (mi-nerf-data's ``--near-margin``, ``--far-margin``)."""
     loss_coefficients: Dict[str, float] = to_immutable_dict({"rgb_loss_coarse": 1.0, "rgb_loss_fine": 1.0})
     """Weight of each pass's colour loss: the MLP geometry's coarse and fine passes; the tri-plane geometry's one pass
     is "fine" (as nerfstudio's vanilla-nerf scales its losses). The code regularizers have their own weights."""

@@ -47,7 +47,8 @@ MODEL = {
     "--pipeline.model.allow-tf32", "--pipeline.model.eval-num-rays-per-chunk", "--pipeline.model.freeze-interaction",
     "--pipeline.model.identity-reg-mult", "--pipeline.model.interaction", "--pipeline.model.interaction-degree",
     "--pipeline.model.interaction-rank", "--pipeline.model.latent-dim", "--pipeline.model.latent-reg-mult",
-    "--pipeline.model.smoothing-after", "--pipeline.model.unseen-latent", "--pipeline.model.geometry.direction-frequencies",
+    "--pipeline.model.smoothing-after", "--pipeline.model.unseen-latent",
+    "--pipeline.model.geometry.direction-frequencies",
 }  # fmt: skip
 OPTIMIZER = {"optimizer.eps", "optimizer.lr", "optimizer.max-norm", "optimizer.weight-decay", "scheduler.lr-final",
              "scheduler.max-steps"}  # fmt: skip
@@ -55,7 +56,8 @@ MLP = {
     "--pipeline.model.geometry." + name
     for name in ("color-dim", "color-layers", "hidden-dim", "num-coarse-samples", "num-importance-samples",
                  "num-layers", "position-frequencies", "skip-layer")
-} | {"--pipeline.model.loss-coefficients.rgb-loss-coarse", "--pipeline.model.loss-coefficients.rgb-loss-fine"}  # fmt: skip
+} | {"--pipeline.model.loss-coefficients.rgb-loss-coarse",
+     "--pipeline.model.loss-coefficients.rgb-loss-fine"}  # fmt: skip
 TRIPLANE = {
     "--pipeline.model.geometry." + name
     for name in ("decoder-dim", "decoder-layers", "min-render-weight", "num-proposal-samples", "num-samples",
@@ -108,7 +110,8 @@ def test_help_shows_only_the_options_that_work(method, monkeypatch):
 def test_the_dataparser_sub_command_still_parses(train_dataset):
     from nerfstudio.configs.method_configs import AnnotatedBaseConfigUnion
 
-    args = ["mi-nerf-fast", "--data", str(train_dataset), "mi-nerf-data", "--identities", "ada", "--background", "static"]
+    args = ["mi-nerf-fast", "--data", str(train_dataset), "mi-nerf-data", "--identities", "ada"]
+    args += ["--background", "static"]
     config = tyro.cli(AnnotatedBaseConfigUnion, args=args)
     parser = config.pipeline.datamanager.dataparser
     assert type(parser).__name__ == "MiNerfDataParserConfig"
