@@ -15,7 +15,7 @@ import torch
 
 from dataparsers.frame_background import head_mask
 from minerf_ns.commands import load_run, quiet_warnings
-from minerf_ns.conditioning import IDENTITY
+from minerf_ns.contract import HEAD_BOX, IDENTITY
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -33,7 +33,7 @@ def scores(config: Path, png: Path | None) -> dict:
         height, width = image.shape[:2]
         render = model.get_outputs_for_camera(dataset.cameras[idx : idx + 1])["rgb"].clamp(0, 1).cpu()
         head = torch.from_numpy(head_mask(dataset.metadata["parsing_filenames"][idx], None, height, width))
-        box = item["head_box"][..., 0]
+        box = item[HEAD_BOX][..., 0]
         name = names[int(dataset.cameras.metadata[IDENTITY][idx, 0])]
         entry = rows.setdefault(name, {"head mask": [], "head box": [], "frame": []})
         entry["head mask"].append(psnr(render[head], image[head]))

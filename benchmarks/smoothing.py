@@ -16,7 +16,7 @@ import torch
 from training_run import method_config, trainer_for
 
 from minerf_ns.commands import quiet_warnings
-from minerf_ns.conditioning import IDENTITY
+from minerf_ns.contract import HEAD_BOX, IDENTITY
 from minerf_ns.training import iteration_with_callbacks
 
 
@@ -41,7 +41,7 @@ def scores(pipeline) -> dict:
         item = dataset[idx]
         truth = item["image"][..., :3].float()
         render = model.get_outputs_for_camera(dataset.cameras[idx : idx + 1])["rgb"].clamp(0, 1).cpu()
-        box = item["head_box"][..., 0]
+        box = item[HEAD_BOX][..., 0]
         psnrs.append(float(-10 * torch.log10(((render[box] - truth[box]) ** 2).mean())))
         if previous is not None and int(identities[idx]) == previous[0]:
             _, last_render, last_truth, last_box = previous

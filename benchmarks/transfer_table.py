@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from minerf_ns.optimizer_groups import CODES, FIELDS, GRIDS
+
 BIN = Path(sys.executable).parent
 GROUPS = {
-    "mi-nerf-fast": ("fields", "codes", "grids"),
-    "mi-nerf-small": ("fields", "codes"),
-    "mi-nerf": ("fields", "codes"),
+    "mi-nerf-fast": (FIELDS, CODES, GRIDS),
+    "mi-nerf-small": (FIELDS, CODES),
+    "mi-nerf": (FIELDS, CODES),
 }
 
 

@@ -37,7 +37,7 @@ from dataparsers.video_record import (
     require_key,
 )
 from minerf_ns import layout
-from minerf_ns.catalogue import VideoIntrinsics
+from minerf_ns.contract import VideoIntrinsics
 
 
 def is_adnerf_video(folder: Path) -> bool:

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from dataparsers.frame_background import compose_frame_background, head_mask
 from minerf_ns.catalogue import CATALOGUE
-from minerf_ns.conditioning import BACKGROUND, IDENTITY
+from minerf_ns.contract import BACKGROUND, HEAD_BOX, IDENTITY
 from nerfstudio.data.datasets.base_dataset import InputDataset
 
 HEAD_BOX_MARGIN = 0.08
@@ -89,7 +89,7 @@ class HeadDataset(InputDataset):
             rect = tuple(v * self.scale_factor for v in rect)
         elif mask is not None:
             rect = box_from_mask(mask)
-        return {BACKGROUND: background, "head_box": box_image(rect, height, width)}
+        return {BACKGROUND: background, HEAD_BOX: box_image(rect, height, width)}
 
     def head_mask(self, idx: int, height: int, width: int) -> Optional[np.ndarray]:
         """Bool [H, W]: the head pixels of image ``idx`` at the loaded resolution (None without a parsing image or

@@ -21,7 +21,7 @@ from dataparsers.dataset_scan import read_dataset, video_folders
 from dataparsers.frame_background import BackgroundMode, FrameBackgrounds, check_frame_backgrounds
 from dataparsers.video_record import VideoRecord, check_unchanged, identity_name
 from minerf_ns.catalogue import CATALOGUE, VideoCatalogue
-from minerf_ns.conditioning import UNSEEN_FRAME, Condition
+from minerf_ns.contract import UNSEEN_FRAME, Condition
 from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.data.dataparsers.base_dataparser import DataParser, DataParserConfig, DataparserOutputs
 from nerfstudio.data.scene_box import SceneBox

@@ -28,7 +28,7 @@ from dataparsers.video_record import (
     parse_pose,
     require_key,
 )
-from minerf_ns.catalogue import VideoIntrinsics
+from minerf_ns.contract import VideoIntrinsics
 
 NATIVE_FILE = "transforms.json"
 

@@ -14,7 +14,7 @@ from jaxtyping import Float
 from PIL import Image
 
 from dataparsers.dataset_error import DatasetError
-from minerf_ns.catalogue import VideoIntrinsics
+from minerf_ns.contract import VideoIntrinsics
 from minerf_ns.layout import DEFAULT_FPS, num_held_out
 
 

@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
-import numpy as np
 import torch
 from jaxtyping import Float, Int, UInt8
 from torch import Tensor
 
-from minerf_ns.conditioning import NO_SOURCE_FRAME, UNSEEN_FRAME, Condition
-from minerf_ns.smoothing import CENTRE, window_rows
+from minerf_ns.contract import CENTRE, NO_SOURCE_FRAME, UNSEEN_FRAME, Condition, VideoIntrinsics, window_rows
 
 CATALOGUE = "catalogue"
 """Key of the catalogue in the dataparser's metadata (and so in the model's ``kwargs["metadata"]``)."""
@@ -30,23 +28,6 @@ def resize_background(image: UInt8[Tensor, "H W 3"], height: int, width: int) ->
     if tuple(image.shape[:2]) == (height, width):
         return image
     return torch.from_numpy(cv2.resize(image.numpy(), (width, height), interpolation=cv2.INTER_AREA))
-
-
-@dataclass
-class VideoIntrinsics:
-    """A video's pinhole camera."""
-
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    width: int
-    height: int
-
-    @property
-    def vertical_fov(self) -> float:
-        """Vertical field of view in radians."""
-        return float(2.0 * np.arctan(self.height / (2.0 * self.fy)))
 
 
 @dataclass

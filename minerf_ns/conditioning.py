@@ -23,111 +23,12 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
+from minerf_ns.contract import CENTRE, EXPRESSION, EXPRESSION_WINDOW, FRAME, FRAME_WINDOW, IDENTITY, WINDOW
 from minerf_ns.interaction import make_interaction
-from minerf_ns.smoothing import CENTRE, WINDOW, TemporalAttention, window_rows
-
-EXPRESSION = "expression"
-"""Camera/ray metadata: the frame's expression e, float32 [.., d]."""
-IDENTITY = "identity_idx"
-"""Camera/ray metadata: the video (identity) index, long [.., 1]."""
-FRAME = "frame_idx"
-"""Camera/ray metadata: the train-frame index whose latent code to use, long [.., 1]; ``UNSEEN_FRAME`` if none."""
-SOURCE_FRAME = "source_frame"
-"""Camera metadata: the row, within its video, of the frame a camera reproduces, long [.., 1]; ``NO_SOURCE_FRAME``
-for renders of no recorded frame (novel views, the viewer). It selects the frame's own background."""
-NO_SOURCE_FRAME = -1
-EXPRESSION_WINDOW = "expression_window"
-"""Camera/ray metadata: the expressions of the frame's window of neighbours (``minerf_ns.smoothing.window_rows``),
-float32 [.., W * d], flattened because nerfstudio gathers metadata per ray as [.., k]."""
-FRAME_WINDOW = "frame_window"
-"""Camera/ray metadata: the train-frame index of each frame of the window (latent codes), long [.., W]."""
-BACKGROUND = "bg"
-"""Ray metadata (and dataset item): the ray's background colour, float [.., 3] in [0, 1] (uint8 in dataset items)."""
-CONDITION = "condition"
-"""Ray metadata inside the model: the per-ray condition [M(e, i), l]."""
-UNSEEN_FRAME = -1
-"""``FRAME`` value of frames that were not trained on (val/test, novel renders, the viewer)."""
-
-CAMERA_CONDITION_KEYS = (EXPRESSION, IDENTITY, FRAME, EXPRESSION_WINDOW, FRAME_WINDOW)
-"""What the condition is computed from (a whole image's once, not per pixel)."""
+from minerf_ns.optimizer_groups import CODES, FIELDS
+from minerf_ns.smoothing import TemporalAttention
 
 UnseenLatent = Literal["video-mean", "zero"]
-
-
-def sequence_windows(
-    expressions: Float[Tensor, "T d"], frames: Optional[Int[Tensor, " T"]] = None
-) -> tuple[Float[Tensor, "T W d"], Int[Tensor, "T W"]]:
-    """Every frame's window of neighbours in a sequence: their expressions and train-frame indices (``frames``;
-    default: none trained on, as for a driving sequence)."""
-    rows = window_rows(torch.arange(len(expressions)), len(expressions))
-    frames = torch.full((len(expressions),), UNSEEN_FRAME, dtype=torch.long) if frames is None else frames
-    return expressions[rows], frames.long()[rows]
-
-
-def camera_metadata(
-    expression: Float[Tensor, "N d"],
-    identity: Int[Tensor, " N"],
-    frame: Int[Tensor, " N"],
-    source_frame: Optional[Int[Tensor, " N"]] = None,
-    expression_window: Optional[Float[Tensor, "N W d"]] = None,
-    frame_window: Optional[Int[Tensor, "N W"]] = None,
-) -> Dict[str, Tensor]:
-    """The conditioning metadata of N cameras (float32 expressions, long [N, 1] indices), on the CPU. Without a
-    window, each camera's window repeats its own frame (the smoothing leaves it as it is)."""
-    n = len(identity)
-    expression = expression.reshape(n, -1).float()
-    source = torch.full_like(identity, NO_SOURCE_FRAME) if source_frame is None else source_frame
-    if expression_window is None:
-        expression_window = expression[:, None].expand(n, WINDOW, expression.shape[1])
-    if frame_window is None:
-        frame_window = frame.reshape(n, 1).expand(n, WINDOW)
-    return {
-        EXPRESSION: expression.cpu(),
-        IDENTITY: identity.reshape(-1, 1).long().cpu(),
-        FRAME: frame.reshape(-1, 1).long().cpu(),
-        SOURCE_FRAME: source.reshape(-1, 1).long().cpu(),
-        EXPRESSION_WINDOW: expression_window.reshape(n, -1).float().cpu().contiguous(),
-        FRAME_WINDOW: frame_window.reshape(n, -1).long().cpu().contiguous(),
-    }
-
-
-@dataclass(frozen=True)
-class Condition:
-    """What one rendered frame is conditioned on: an expression, an identity, and whose latent code."""
-
-    expression: Float[Tensor, " d"]
-    identity: int
-    frame: int = UNSEEN_FRAME
-    """Train-frame index of the latent code, or ``UNSEEN_FRAME`` (the code book's policy for unseen frames)."""
-    source_frame: int = NO_SOURCE_FRAME
-    """Row, in the identity's video, of the recorded frame whose background to show; ``NO_SOURCE_FRAME``: the
-    video's static background."""
-    expression_window: Optional[Float[Tensor, "W d"]] = None
-    """The expressions of the frame's neighbours in its sequence (``sequence_windows``); None: a still frame."""
-    frame_window: Optional[Int[Tensor, " W"]] = None
-    """Their train-frame indices (latent codes); None: ``frame`` repeated."""
-
-    def camera_metadata(self) -> Dict[str, Tensor]:
-        """Metadata for one camera that fixes this condition."""
-        return Condition.batch_metadata([self])
-
-    @staticmethod
-    def batch_metadata(conditions: Sequence[Condition]) -> Dict[str, Tensor]:
-        """Metadata for one camera (or ray) per condition."""
-        expressions = torch.stack([c.expression for c in conditions]).float()
-        frames = torch.tensor([c.frame for c in conditions])
-        windows = [c.expression_window if c.expression_window is not None else e.expand(WINDOW, -1)
-                   for c, e in zip(conditions, expressions)]  # fmt: skip
-        frame_windows = [c.frame_window if c.frame_window is not None else f.expand(WINDOW)
-                         for c, f in zip(conditions, frames)]  # fmt: skip
-        return camera_metadata(
-            expressions,
-            torch.tensor([c.identity for c in conditions]),
-            frames,
-            torch.tensor([c.source_frame for c in conditions]),
-            torch.stack(windows),
-            torch.stack(frame_windows),
-        )
 
 
 @dataclass
@@ -304,6 +205,6 @@ class Conditioning(nn.Module):
         """The "codes" group: the identity and latent codes; "fields": the interaction module's and the smoothing's
         weights."""
         return {
-            "codes": list(self.codes.parameters()),
-            "fields": list(self.interaction.parameters()) + list(self.smoothing.parameters()),
+            CODES: list(self.codes.parameters()),
+            FIELDS: list(self.interaction.parameters()) + list(self.smoothing.parameters()),
         }

@@ -10,6 +10,7 @@ from minerf_ns.datamanager import MiNerfDataManagerConfig
 from minerf_ns.geometry import MlpGeometryConfig, TriplaneGeometryConfig
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
 from minerf_ns.model import MiNerfModelConfig
+from minerf_ns.optimizer_groups import CODES, FIELDS, GRIDS
 from minerf_ns.pipeline import MiNerfPipelineConfig
 from minerf_ns.scheduler import FloatExponentialDecaySchedulerConfig
 from minerf_ns.training import MiNerfTrainerConfig
@@ -42,7 +43,7 @@ def make_trainer_config(
 ) -> MiNerfTrainerConfig:
     """A complete trainer config: Adam groups "fields" and "codes" at ``lr`` (``group_lrs`` overrides them or adds the
     groups of other geometries), each decaying exponentially to a tenth over the run."""
-    groups = {"fields": lr, "codes": lr, **(group_lrs or {})}
+    groups = {FIELDS: lr, CODES: lr, **(group_lrs or {})}
     return MiNerfTrainerConfig(
         method_name=method_name,
         steps_per_eval_batch=eval_every,
@@ -113,7 +114,7 @@ mi_nerf_fast_method = MethodSpecification(
         MiNerfModelConfig(geometry=TriplaneGeometryConfig(), eval_num_rays_per_chunk=4096, loss_coefficients=ONE_PASS),
         eval_every=500,
         lr=2e-3,
-        group_lrs={"grids": 2e-2},
+        group_lrs={GRIDS: 2e-2},
     ),
     description="MI-NeRF with a tri-plane geometry and a proposal pass: the same codes and commands, much faster.",
 )
@@ -138,7 +139,7 @@ mi_nerf_fast_gpu_method = MethodSpecification(
         MiNerfModelConfig(geometry=GPU_GEOMETRY, eval_num_rays_per_chunk=65536, loss_coefficients=ONE_PASS),
         eval_every=2000,
         lr=2e-3,
-        group_lrs={"grids": 2e-2},
+        group_lrs={GRIDS: 2e-2},
     ),
     description="mi-nerf-fast sized for a GPU: 8192 rays a batch, tri-planes up to 256 x 16 channels, 32 + 48 samples.",
 )

@@ -9,7 +9,7 @@ import tyro
 
 from dataparsers.head_dataset import HeadDataset
 from dataparsers.minerf_dataparser import MiNerfDataParserConfig
-from minerf_ns.conditioning import BACKGROUND
+from minerf_ns.contract import BACKGROUND
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig

@@ -12,7 +12,7 @@ from rich.table import Table
 from torch import Tensor
 
 from dataparsers.head_dataset import box_image
-from minerf_ns.conditioning import EXPRESSION, IDENTITY
+from minerf_ns.contract import EXPRESSION, HEAD_BOX, IDENTITY
 from minerf_ns.face.mouth import mouth_rect
 from minerf_ns.media import display_factor, label, to_uint8, upscale
 from minerf_ns.orbit import orbit_poses
@@ -46,7 +46,7 @@ def evaluate_held_out(
         outputs = model.get_outputs_for_camera(dataset.cameras[idx : idx + 1])
         image = item["image"][..., :3].float()
         render = outputs["rgb"].cpu()
-        metrics = model.metrics.image_metrics(render, image, item["head_box"], mouth_box(dataset.cameras, idx))
+        metrics = model.metrics.image_metrics(render, image, item[HEAD_BOX], mouth_box(dataset.cameras, idx))
         name = model.identity_names[int(identities[idx])]
         for key, value in metrics.items():
             sums.setdefault(name, {}).setdefault(key, []).append(value)

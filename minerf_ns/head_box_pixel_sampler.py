@@ -9,6 +9,7 @@ from typing import Dict, Optional, Type
 import torch
 import tyro
 
+from minerf_ns.contract import HEAD_BOX
 from nerfstudio.data.pixel_samplers import PixelSampler, PixelSamplerConfig
 
 
@@ -66,11 +67,11 @@ class HeadBoxPixelSampler(PixelSampler):
         return box_pixels[int(bounds[0]) : int(bounds[1])], frame
 
     def collate_image_dataset_batch(self, batch: Dict, num_rays_per_batch: int, keep_full_image: bool = False):
-        if "head_box" not in batch or "mask" in batch:
+        if HEAD_BOX not in batch or "mask" in batch:
             return super().collate_image_dataset_batch(batch, num_rays_per_batch, keep_full_image)
         device = batch["image"].device
         num_images, height, width, _ = batch["image"].shape
-        box_pixels = self._head_box_pixels(batch["head_box"])
+        box_pixels = self._head_box_pixels(batch[HEAD_BOX])
         if self.config.one_frame_per_batch:
             box_pixels, frame = self._one_frame(box_pixels, num_images)
         num_in_box = int(round(self.config.in_box_fraction * num_rays_per_batch)) if len(box_pixels) else 0

@@ -3,24 +3,26 @@
 Their ``config.yml`` names classes that moved (``minerf_ns.fast_model``, ``minerf_ns.trainer``,
 ``minerf_ns.trainer_config``) and a flat model config whose MLP or tri-plane options are now a geometry config; their
 checkpoints name parameters that moved (``identity_codes`` -> ``conditioning.codes.identity``, ``field_coarse`` ->
-``geometry.coarse``, ...). This module is the one place that knows the old names:
+``geometry.coarse``, ...). This module is the one place that knows the old names, as tables; it imports nothing of
+the model (the model applies them: ``minerf_ns/model.py``'s config ``__setstate__`` and ``load_state_dict`` hook):
 
 - ``install()`` (run by ``minerf_ns/__init__.py``) lets Python import the old module names, which resolve to the
-  current classes (a legacy tri-plane config class turns itself into the current config while loading);
-- ``upgrade_model_config`` turns an old model config's fields into the current ones (a ``geometry`` config);
-- ``upgrade_state_dict`` renames an old checkpoint's model keys, as a ``load_state_dict`` pre-hook of the model.
+  current classes named in ``LEGACY_MODULES``;
+- ``split_old_model_config`` separates an old flat model config's geometry options;
+- ``renamed_key`` gives an old checkpoint key its current name.
 
-Only the standard library is imported at module level: ``minerf_ns/__init__.py`` runs this on every import.
+Only the standard library is imported: ``minerf_ns/__init__.py`` runs this on every import.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.machinery
 import re
 import sys
 import types
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 MLP_OPTIONS = ("num_coarse_samples", "num_importance_samples", "num_layers", "hidden_dim", "skip_layer",
                "color_layers", "color_dim", "position_frequencies", "direction_frequencies")  # fmt: skip
@@ -47,68 +49,38 @@ them (the occupancy grid: not computed yet, so it is computed from the loaded we
 temporal smoothing: off)."""
 
 
-def upgrade_model_config(state: Dict[str, Any], geometry: str = "mlp") -> Dict[str, Any]:
-    """The fields of a model config loaded from ``config.yml``: old flat geometry options become a geometry config.
-
-    Args:
-        state: the fields as stored.
-        geometry: which geometry an old config meant ("mlp" for ``MiNerfModelConfig``, "triplane" for the old
-            ``MiNerfFastModelConfig``).
-    """
-    if "geometry" in state:
-        return state
-    from minerf_ns.geometry import MlpGeometryConfig, TriplaneGeometryConfig
-
-    state = dict(state)
-    old = {name: state.pop(name) for name in set(MLP_OPTIONS + TRIPLANE_OPTIONS) if name in state}
-    if geometry == "mlp":
-        state["geometry"] = MlpGeometryConfig(**{k: v for k, v in old.items() if k in MLP_OPTIONS})
-    else:
-        state["geometry"] = TriplaneGeometryConfig(**{k: v for k, v in old.items() if k in TRIPLANE_OPTIONS})
-    return state
-
-
-def upgrade_state_dict(module, state_dict: Dict[str, Any], prefix: str, *args) -> None:
-    """``load_state_dict`` pre-hook: rename an old checkpoint's keys (below ``prefix``) in place, and give buffers
-    added since then the values ``module`` (the model being loaded) starts with."""
-    for key in [k for k in state_dict if k.startswith(prefix)]:
-        local = key[len(prefix) :]
-        for pattern, new in STATE_DICT_RENAMES:
-            if re.match(pattern, local):
-                state_dict[prefix + re.sub(pattern, new, local)] = state_dict.pop(key)
-                break
-    if module is not None:
-        current = module.state_dict()
-        for key in current:
-            if key.startswith(ADDED_KEYS) and prefix + key not in state_dict:
-                state_dict[prefix + key] = current[key]
-
-
-def _fast_model_module() -> Dict[str, Any]:
-    from minerf_ns.model import MiNerfModel, MiNerfModelConfig
-
-    class MiNerfFastModelConfig(MiNerfModelConfig):
-        """Loads an old ``mi-nerf-fast`` model config as the current config with a tri-plane geometry."""
-
-        def __setstate__(self, state: Dict[str, Any]) -> None:
-            self.__dict__.update(upgrade_model_config(state, geometry="triplane"))
-            self.__class__ = MiNerfModelConfig  # saved again, it is an ordinary current config
-
-    return {"MiNerfFastModelConfig": MiNerfFastModelConfig, "MiNerfFastModel": MiNerfModel}
-
-
-def _training_module() -> Dict[str, Any]:
-    from minerf_ns.training import MiNerfTrainer, MiNerfTrainerConfig
-
-    return {"MiNerfTrainer": MiNerfTrainer, "MiNerfTrainerConfig": MiNerfTrainerConfig}
-
-
-LEGACY_MODULES: Dict[str, Callable[[], Dict[str, Any]]] = {
-    "minerf_ns.fast_model": _fast_model_module,
-    "minerf_ns.trainer": _training_module,
-    "minerf_ns.trainer_config": _training_module,
+LEGACY_MODULES: Dict[str, Dict[str, str]] = {
+    "minerf_ns.fast_model": {
+        "MiNerfFastModelConfig": "minerf_ns.model:LegacyFastModelConfig",
+        "MiNerfFastModel": "minerf_ns.model:MiNerfModel",
+    },
+    "minerf_ns.trainer": {
+        "MiNerfTrainer": "minerf_ns.training:MiNerfTrainer",
+        "MiNerfTrainerConfig": "minerf_ns.training:MiNerfTrainerConfig",
+    },
+    "minerf_ns.trainer_config": {
+        "MiNerfTrainer": "minerf_ns.training:MiNerfTrainer",
+        "MiNerfTrainerConfig": "minerf_ns.training:MiNerfTrainerConfig",
+    },
 }
-"""Old module names and what they held."""
+"""Old module names, and the ``module:name`` of what each of their names is now (imported only when an old run's
+``config.yml`` names it)."""
+
+
+def renamed_key(key: str) -> str:
+    """A model state-dict key of an old checkpoint under its current name (unchanged if it did not move)."""
+    for pattern, new in STATE_DICT_RENAMES:
+        if re.match(pattern, key):
+            return re.sub(pattern, new, key)
+    return key
+
+
+def split_old_model_config(state: Dict[str, Any], geometry: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """An old flat model config's fields, split into (the model's own, its geometry's): ``geometry`` is "mlp" for the
+    old ``MiNerfModelConfig``, "triplane" for the old ``MiNerfFastModelConfig``."""
+    options = MLP_OPTIONS if geometry == "mlp" else TRIPLANE_OPTIONS
+    model = {k: v for k, v in state.items() if k not in MLP_OPTIONS + TRIPLANE_OPTIONS}
+    return model, {k: v for k, v in state.items() if k in options}
 
 
 class _LegacyLoader(importlib.abc.Loader):
@@ -116,7 +88,9 @@ class _LegacyLoader(importlib.abc.Loader):
         return types.ModuleType(spec.name)
 
     def exec_module(self, module: types.ModuleType) -> None:
-        module.__dict__.update(LEGACY_MODULES[module.__name__]())
+        for old, target in LEGACY_MODULES[module.__name__].items():
+            where, name = target.split(":")
+            setattr(module, old, getattr(importlib.import_module(where), name))
 
 
 class _LegacyFinder(importlib.abc.MetaPathFinder):

@@ -21,19 +21,19 @@ from torch.nn import Parameter
 from minerf_ns import legacy
 from minerf_ns.catalogue import CATALOGUE, VideoCatalogue
 from minerf_ns.compositing import Composite
-from minerf_ns.conditioning import (
+from minerf_ns.conditioning import CodeBook, Conditioning
+from minerf_ns.contract import (
     BACKGROUND,
     CAMERA_CONDITION_KEYS,
     CONDITION,
     EXPRESSION,
+    HEAD_BOX,
     IDENTITY,
     NO_SOURCE_FRAME,
     SOURCE_FRAME,
-    CodeBook,
     Condition,
-    Conditioning,
 )
-from minerf_ns.geometry import GeometryConfig, MlpGeometryConfig
+from minerf_ns.geometry import GeometryConfig, MlpGeometryConfig, TriplaneGeometryConfig
 from minerf_ns.interaction import InteractionName
 from minerf_ns.metrics import ImageMetrics
 from minerf_ns.viewer_controls import ViewerControls
@@ -92,7 +92,40 @@ class MiNerfModelConfig(ModelConfig):
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         # config.yml files of runs trained before the geometry was its own config (see legacy.py).
-        self.__dict__.update(legacy.upgrade_model_config(state))
+        self.__dict__.update(upgrade_model_config(state))
+
+
+class LegacyFastModelConfig(MiNerfModelConfig):
+    """Loads an old ``mi-nerf-fast`` model config (``minerf_ns.fast_model.MiNerfFastModelConfig``) as the current
+    config with a tri-plane geometry."""
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(upgrade_model_config(state, geometry="triplane"))
+        self.__class__ = MiNerfModelConfig  # saved again, it is an ordinary current config
+
+
+def upgrade_model_config(state: Dict[str, Any], geometry: str = "mlp") -> Dict[str, Any]:
+    """The fields of a model config loaded from ``config.yml``: an old config's flat geometry options become a
+    geometry config ("mlp" or "triplane": which one an old config meant)."""
+    if "geometry" in state:
+        return state
+    fields, options = legacy.split_old_model_config(state, geometry)
+    fields["geometry"] = (MlpGeometryConfig if geometry == "mlp" else TriplaneGeometryConfig)(**options)
+    return fields
+
+
+def upgrade_state_dict(module: Optional[nn.Module], state_dict: Dict[str, Any], prefix: str, *args) -> None:
+    """``load_state_dict`` pre-hook: rename an old checkpoint's keys (below ``prefix``) in place, and give weights
+    and buffers added since then the values ``module`` (the model being loaded) starts with."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        new = prefix + legacy.renamed_key(key[len(prefix) :])
+        if new != key:
+            state_dict[new] = state_dict.pop(key)
+    if module is not None:
+        current = module.state_dict()
+        for key in current:
+            if key.startswith(legacy.ADDED_KEYS) and prefix + key not in state_dict:
+                state_dict[prefix + key] = current[key]
 
 
 class MiNerfModel(Model):
@@ -131,7 +164,7 @@ class MiNerfModel(Model):
             torch.backends.cuda.matmul.allow_tf32 = True
         self.step = 0
         """The training step of the weights (set by training callbacks and when a checkpoint is loaded)."""
-        self.register_load_state_dict_pre_hook(legacy.upgrade_state_dict)
+        self.register_load_state_dict_pre_hook(upgrade_state_dict)
 
     def update_to_step(self, step: int) -> None:
         self.step = step  # nerfstudio calls this when it loads a checkpoint
@@ -301,7 +334,7 @@ class MiNerfModel(Model):
         self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]
     ) -> Tuple[Dict[str, float], Dict[str, Tensor]]:
         image = batch["image"][..., :3].to(outputs["rgb"].device)
-        box = batch.get("head_box")
+        box = batch.get(HEAD_BOX)
         metrics = self.metrics.image_metrics(outputs["rgb"], image, None if box is None else box.to(image.device))
         earlier = self.geometry.pass_names[:-1]
         for name in earlier:

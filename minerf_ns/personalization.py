@@ -12,6 +12,7 @@ from typing import Callable, Dict, Optional, Sequence
 
 import torch
 
+from minerf_ns.optimizer_groups import CODES, GRIDS
 from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackLocation
 
 
@@ -80,7 +81,7 @@ def personalization_config(
     new.load_dir = None
     new.load_checkpoint = None
     for name, group in new.optimizers.items():
-        rate = code_lr if name == "codes" else grid_lr if name == "grids" and grid_lr is not None else lr
+        rate = code_lr if name == CODES else grid_lr if name == GRIDS and grid_lr is not None else lr
         group["optimizer"].lr = rate
         group["scheduler"].lr_final = rate / 10
     return new

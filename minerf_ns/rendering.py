@@ -9,8 +9,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from minerf_ns.catalogue import VideoIntrinsics
-from minerf_ns.conditioning import Condition
+from minerf_ns.contract import Condition, VideoIntrinsics
 from nerfstudio.cameras.cameras import Cameras, CameraType
 
 

@@ -12,34 +12,16 @@ unchanged, whatever the weights.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Float
 from torch import Tensor, nn
 
-WINDOW = 8
-"""Frames in a window (AD-NeRF's): offsets -4 .. +3 around the frame, clamped to the sequence."""
-CENTRE = WINDOW // 2
-"""Position of the frame itself in its window."""
+from minerf_ns.contract import CENTRE, WINDOW
+
 CENTRE_WEIGHT = 0.75
 """The frame's own weight when the attention is switched on: close enough to the unsmoothed condition the field was
 trained on until then that the switch does not undo training, far enough from 1 that the softmax still learns."""
-
-
-def window_rows(
-    rows: Int[Tensor, " T"], length: int, segments: Optional[Int[Tensor, " N"]] = None
-) -> Int[Tensor, "T W"]:
-    """The rows of each frame's window in a sequence of ``length`` frames, clamped at its ends, and at the ends of the
-    frame's segment when ``segments`` (every row's segment index, non-decreasing) is given: a window never reaches
-    across a clip boundary or a cut."""
-    offsets = torch.arange(WINDOW, device=rows.device) - CENTRE
-    window = (rows[:, None] + offsets).clamp(0, max(length - 1, 0))
-    if segments is None:
-        return window
-    first = torch.searchsorted(segments, segments[rows])
-    last = torch.searchsorted(segments, segments[rows], right=True) - 1
-    return torch.minimum(torch.maximum(window, first[:, None]), last[:, None])
 
 
 class TemporalAttention(nn.Module):

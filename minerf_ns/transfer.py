@@ -10,7 +10,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from minerf_ns.conditioning import NO_SOURCE_FRAME, Condition, sequence_windows
+from minerf_ns.contract import NO_SOURCE_FRAME, Condition, sequence_windows
 from minerf_ns.orbit import orbit_poses
 from minerf_ns.rendering import make_camera, render_rgb
 

@@ -18,7 +18,8 @@ import viser.transforms as vtf
 from torch import Tensor, nn
 
 from minerf_ns.catalogue import VideoCatalogue
-from minerf_ns.conditioning import Condition
+from minerf_ns.contract import Condition
+from minerf_ns.layout import DEFAULT_FPS
 from nerfstudio.viewer.viewer_elements import (
     ViewerButton,
     ViewerCheckbox,
@@ -78,7 +79,7 @@ class ViewerControls(nn.Module):
         render_timeout: seconds playback waits for a render before it moves on anyway.
     """
 
-    def __init__(self, catalogue: VideoCatalogue, play_fps: float = 25.0, render_timeout: float = 5.0) -> None:
+    def __init__(self, catalogue: VideoCatalogue, play_fps: float = DEFAULT_FPS, render_timeout: float = 5.0) -> None:
         super().__init__()
         self.catalogue = catalogue
         self.play_fps = play_fps

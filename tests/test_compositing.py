@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from minerf_ns.catalogue import VideoCatalogue, VideoIntrinsics, resize_background
+from minerf_ns.catalogue import VideoCatalogue, resize_background
 from minerf_ns.compositing import composite
-from minerf_ns.conditioning import UNSEEN_FRAME
+from minerf_ns.contract import UNSEEN_FRAME, VideoIntrinsics
 from nerfstudio.cameras.rays import Frustums, RaySamples
 
 

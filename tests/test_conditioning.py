@@ -6,16 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from minerf_ns.conditioning import (
-    EXPRESSION,
-    FRAME,
-    IDENTITY,
-    UNSEEN_FRAME,
-    CodeBook,
-    Condition,
-    Conditioning,
-    camera_metadata,
-)
+from minerf_ns.conditioning import CodeBook, Conditioning
+from minerf_ns.contract import EXPRESSION, FRAME, IDENTITY, UNSEEN_FRAME, Condition, camera_metadata
 
 # Two videos: video 0 has train frames 0, 1, 2; video 1 has train frames 3, 4.
 TRAIN_FRAME_IDENTITY = torch.tensor([0, 0, 0, 1, 1])

@@ -15,7 +15,7 @@ from dataparsers.frame_background import head_mask
 from dataparsers.head_dataset import HeadDataset
 from dataparsers.minerf_dataparser import MiNerfDataParserConfig
 from minerf_ns.catalogue import CATALOGUE
-from minerf_ns.conditioning import BACKGROUND, IDENTITY, NO_SOURCE_FRAME, SOURCE_FRAME
+from minerf_ns.contract import BACKGROUND, IDENTITY, NO_SOURCE_FRAME, SOURCE_FRAME
 from minerf_ns.layout import PARSING_NECK_BGR
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from minerf_ns.conditioning import CONDITION
+from minerf_ns.contract import CONDITION
 from minerf_ns.geometry import MlpGeometryConfig, TriplaneGeometryConfig
 from minerf_ns.geometry.base import split_linear
 from minerf_ns.geometry.mlp import MlpField

@@ -16,8 +16,7 @@ from nerfstudio_cli import run
 from PIL import Image
 
 from minerf_ns.geometry import MlpGeometryConfig, TriplaneGeometryConfig
-from minerf_ns.legacy import upgrade_state_dict
-from minerf_ns.model import MiNerfModelConfig
+from minerf_ns.model import MiNerfModelConfig, upgrade_state_dict
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
 
 LEGACY = Path(__file__).parent / "data" / "legacy-runs" / "outputs"

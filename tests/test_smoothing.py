@@ -8,17 +8,19 @@ import pytest
 import torch
 from test_training import make_config
 
-from minerf_ns.conditioning import (
+from minerf_ns.conditioning import CodeBook, Conditioning
+from minerf_ns.contract import (
+    CENTRE,
     EXPRESSION_WINDOW,
     FRAME_WINDOW,
     UNSEEN_FRAME,
-    CodeBook,
+    WINDOW,
     Condition,
-    Conditioning,
     camera_metadata,
     sequence_windows,
+    window_rows,
 )
-from minerf_ns.smoothing import CENTRE, CENTRE_WEIGHT, WINDOW, TemporalAttention, window_rows
+from minerf_ns.smoothing import CENTRE_WEIGHT, TemporalAttention
 from minerf_ns.training import iteration_with_callbacks, start_trainer
 
 

@@ -18,9 +18,9 @@ from test_tracking import render_video
 from dataparsers.adnerf import read_adnerf_video
 from minerf_ns.audio.training_data import clips_from_videos
 from minerf_ns.audio.waveform import SAMPLE_RATE, read_audio
-from minerf_ns.catalogue import VideoCatalogue, VideoIntrinsics
+from minerf_ns.catalogue import VideoCatalogue
+from minerf_ns.contract import WINDOW, VideoIntrinsics, window_rows
 from minerf_ns.media import write_video
-from minerf_ns.smoothing import WINDOW, window_rows
 from minerf_ns.tracking.framing import SquareCrop
 from minerf_ns.tracking.shot_cuts import CutDetector
 

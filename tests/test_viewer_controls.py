@@ -8,8 +8,8 @@ import time
 
 import torch
 
-from minerf_ns.catalogue import VideoCatalogue, VideoIntrinsics
-from minerf_ns.conditioning import UNSEEN_FRAME
+from minerf_ns.catalogue import VideoCatalogue
+from minerf_ns.contract import UNSEEN_FRAME, VideoIntrinsics
 from minerf_ns.viewer_controls import ViewerControls
 
 

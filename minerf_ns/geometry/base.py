@@ -18,8 +18,9 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from minerf_ns.compositing import Composite, composite
-from minerf_ns.conditioning import CONDITION
+from minerf_ns.contract import CONDITION
 from minerf_ns.encodings import PaperPositionalEncoding
+from minerf_ns.optimizer_groups import FIELDS
 from nerfstudio.cameras.rays import RayBundle, RaySamples
 from nerfstudio.configs.base_config import InstantiateConfig
 from nerfstudio.field_components.field_heads import FieldHeadNames
@@ -60,7 +61,7 @@ class Geometry(nn.Module):
 
     def parameter_groups(self) -> Dict[str, List[nn.Parameter]]:
         """The geometry's parameters by optimizer group (default: all in "fields")."""
-        return {"fields": list(self.parameters())}
+        return {FIELDS: list(self.parameters())}
 
     @property
     def bytes_per_ray(self) -> int:

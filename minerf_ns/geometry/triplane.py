@@ -22,10 +22,11 @@ from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
 from minerf_ns.compositing import Composite, composite, composite_colour
-from minerf_ns.conditioning import CONDITION
+from minerf_ns.contract import CONDITION
 from minerf_ns.encodings import TriPlaneEncoding
 from minerf_ns.geometry.base import ConditionedField, Geometry, GeometryConfig
 from minerf_ns.occupancy import OccupancyGrid
+from minerf_ns.optimizer_groups import FIELDS, GRIDS
 from nerfstudio.cameras.rays import RayBundle, RaySamples
 from nerfstudio.field_components.activations import trunc_exp
 from nerfstudio.model_components.ray_samplers import PDFSampler, UniformSampler
@@ -280,7 +281,7 @@ class TriplaneGeometry(Geometry):
         """The tri-planes in their own group "grids" (a higher learning rate), the decoders in "fields"."""
         grids = list(self.field.grid.parameters())
         ids = {id(p) for p in grids}
-        return {"fields": [p for p in self.parameters() if id(p) not in ids], "grids": grids}
+        return {FIELDS: [p for p in self.parameters() if id(p) not in ids], GRIDS: grids}
 
     def regularizers(self) -> Dict[str, Tensor]:
         return {"plane_tv": self.config.plane_tv_mult * self.field.grid.total_variation()}

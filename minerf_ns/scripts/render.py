@@ -28,6 +28,7 @@ from minerf_ns.commands import (
     refuse_existing,
     run_command,
 )
+from minerf_ns.layout import DEFAULT_FPS
 from minerf_ns.media import SOUND_VIDEO_SUFFIXES, VIDEO_SUFFIXES, temporary_sibling, write_png, write_video
 
 CONSOLE = Console()
@@ -69,7 +70,7 @@ class RenderTransfer:
     """What to write."""
     max_frames: Optional[int] = None
     """Render only the first this many frames."""
-    fps: int = 25
+    fps: int = int(DEFAULT_FPS)
     """Frame rate of the video."""
     overwrite: bool = False
     """Replace existing outputs."""
@@ -140,7 +141,7 @@ class RenderSpeak:
     """The mp4 file."""
     expressions_out: Optional[Path] = None
     """Also save the driving expressions (.npy [T, d]): reuse them with minerf-render transfer --expressions."""
-    fps: int = 25
+    fps: int = int(DEFAULT_FPS)
     """Frame rate of the video (one expression per frame)."""
     max_seconds: Optional[float] = None
     """Use only the first this many seconds of the audio."""

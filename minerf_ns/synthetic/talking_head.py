@@ -15,8 +15,10 @@ from jaxtyping import Float
 from minerf_ns.face.head_model import NECK_CUT_Y_M, HeadModel
 from minerf_ns.face.rasterizer import rasterize
 from minerf_ns.head_pose import euler_to_rotation, head_pose_to_camera_to_world, world_to_camera
+from minerf_ns.layout import DEFAULT_FPS
 
-FPS = 25.0
+FPS = DEFAULT_FPS
+"""The synthetic videos' frame rate: the layout's default."""
 CAMERA_DISTANCE_M = 1.0
 """Distance from the camera to the head centre."""
 FOCAL_PER_PIXEL = 2.5

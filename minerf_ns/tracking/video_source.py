@@ -17,10 +17,11 @@ import cv2
 import numpy as np
 
 from minerf_ns.audio.waveform import has_audio_stream, read_audio
+from minerf_ns.layout import DEFAULT_FPS
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-FOLDER_FPS = 25.0
-"""Frame rate assumed for a folder of images."""
+FOLDER_FPS = DEFAULT_FPS
+"""Frame rate assumed for a folder of images (the layout's default)."""
 VFR_TOLERANCE = 0.25
 """Frame intervals further than this fraction from the median mark the video as variable frame rate."""
 
