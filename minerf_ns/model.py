@@ -71,8 +71,9 @@ class MiNerfModelConfig(ModelConfig):
     identity_reg_mult: float = 1e-4
     """lambda_i: weight of ||i||."""
     smoothing_after: float = 0.5
-    """Fraction of training after which the temporal smoothing (a learned attention over a window of 8 neighbouring
-    frames, applied to M(e, i) and l) is switched on; the paper: half (200k of 400k iterations). 1 or more: never."""
+    """Fraction of --max-num-iterations after which the temporal smoothing (a learned attention over a window of 8
+    neighbouring frames, applied to M(e, i) and l) is switched on. The paper switches it on after 200k iterations of its
+    400k: 0.5 gives exactly that for mi-nerf's 400k and scales it for shorter runs. 1 or more: never."""
     unseen_latent: Literal["video-mean", "zero"] = "video-mean"
     """Latent code of frames not trained on (val/test, viewer, novel renders): the video's mean latent, or zero."""
     enable_collider: tyro.conf.Suppress[bool] = True
