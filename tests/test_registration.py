@@ -1,13 +1,11 @@
 """The plugin is registered through real entry points: all four methods, the dataparser and the console scripts,
-each method with its geometry and settings, and each method's --help listing only the options that apply."""
+each method with its geometry and settings (each method's --help: tests/test_method_options.py)."""
 
 from __future__ import annotations
 
-import subprocess
 from importlib.metadata import entry_points
 
 import pytest
-from nerfstudio_cli import BIN
 
 from nerfstudio.plugins.registry import discover_methods
 from nerfstudio.plugins.registry_dataparser import discover_dataparsers
@@ -69,15 +67,3 @@ def test_nerfstudio_discovers_every_method_with_its_geometry_and_settings():
     assert (paper.position_frequencies, paper.direction_frequencies) == (10, 4)
     assert methods["mi-nerf-fast"].optimizers["grids"]["optimizer"].lr == 2e-2
     assert methods["mi-nerf-fast-gpu"].pipeline.model.geometry.plane_resolutions == (64, 128, 256)
-
-
-def test_each_method_help_lists_only_its_geometry_options():
-    def help_text(method: str) -> str:
-        proc = subprocess.run([str(BIN / "ns-train"), method, "--help"], capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        return proc.stdout
-
-    small, fast = help_text("mi-nerf-small"), help_text("mi-nerf-fast")
-    assert "--pipeline.model.geometry.num-coarse-samples" in small and "plane-resolutions" not in small
-    assert "--pipeline.model.geometry.plane-resolutions" in fast and "num-coarse-samples" not in fast
-    assert "--pipeline.model.interaction" in small and "--pipeline.model.interaction" in fast

@@ -75,7 +75,12 @@ def test_ns_eval_reports_head_box_metrics(trained, tmp_path):
     results = json.loads(out.read_text())["results"]
     for key in ("psnr", "ssim", "head_psnr", "head_ssim", "coarse_psnr"):
         assert key in results and np.isfinite(results[key]), key
-    assert 3.0 < results["psnr"] < 40.0 and 0.0 < results["ssim"] <= 1.0
+    # Measured on this seeded 60-iteration run: 16.48 dB / SSIM 0.510 on the frame, 16.66 dB / 0.272 on the head box,
+    # 17.02 dB for the coarse pass (CPU runs repeat to within a few hundredths of a dB).
+    assert results["psnr"] == pytest.approx(16.48, abs=0.3) and results["ssim"] == pytest.approx(0.510, abs=0.02)
+    assert results["head_psnr"] == pytest.approx(16.66, abs=0.3)
+    assert results["head_ssim"] == pytest.approx(0.272, abs=0.02)
+    assert results["coarse_psnr"] == pytest.approx(17.02, abs=0.3)
     assert "lpips" not in results or 0.0 <= results["lpips"] <= 1.0
 
 
@@ -96,7 +101,7 @@ def test_minerf_eval_heldout_matches_ns_eval_and_writes_the_comparison(trained, 
         assert metrics["mouth_psnr"] == pytest.approx(psnr, abs=0.3) and metrics["mouth_ssim"] == pytest.approx(
             ssim, abs=0.02
         ), metrics
-    assert 3.0 < report["mean"]["psnr"] < 40.0 and 0.0 < report["mean"]["ssim"] <= 1.0
+    assert report["mean"]["psnr"] == pytest.approx(16.48, abs=0.3)  # as ns-eval's (above)
     # ns-eval averages the same held-out frames (3 per identity), so the overall PSNR agrees with ours.
     run("ns-eval", "--load-config", config, "--output-path", str(tmp_path / "eval.json"), cwd=tmp_path)
     assert json.loads((tmp_path / "eval.json").read_text())["results"]["psnr"] == pytest.approx(
@@ -156,7 +161,8 @@ def test_fast_variant_trains_evaluates_and_renders_with_the_same_commands(train_
     assert step == 3 and (run_dir / "config.yml").read_text().count("mi-nerf-fast") >= 1
     # The occupancy grid was computed from the final weights (after the last iteration) and saved with them.
     assert int(state["_model.geometry.occupancy.computed_at"]) == 3
-    assert 0.0 < float(state["_model.geometry.occupancy.occupied"].float().mean()) <= 1.0
+    # After 4 iterations the density still exceeds the threshold in every cell of the head box (measured: all).
+    assert float(state["_model.geometry.occupancy.occupied"].float().mean()) == 1.0
     assert state[IDENTITY_CODES].shape == (2, EXPRESSION_DIM)
     assert [tuple(state[PLANES.format(k)].shape) for k in range(3)] == [
         (3, 8, 32, 32), (3, 8, 64, 64), (3, 8, 128, 128)
@@ -164,6 +170,9 @@ def test_fast_variant_trains_evaluates_and_renders_with_the_same_commands(train_
     out = tmp_path / "eval.json"
     run("ns-eval", "--load-config", str(run_dir / "config.yml"), "--output-path", str(out), cwd=tmp_path)
     results = json.loads(out.read_text())["results"]
-    assert all(np.isfinite(results[k]) for k in ("psnr", "ssim", "head_psnr", "head_ssim"))
+    # Measured after these 4 iterations: 16.10 dB / SSIM 0.597 on the frame, 13.04 dB on the head box (the tri-plane
+    # backward on a CPU is not bit-reproducible, hence the margin).
+    assert results["psnr"] == pytest.approx(16.10, abs=0.5) and results["ssim"] == pytest.approx(0.597, abs=0.03)
+    assert results["head_psnr"] == pytest.approx(13.04, abs=0.5)
     frames = _render(run_dir, tmp_path, "spiral", TRAIN_FRAMES // 2, "--seconds", "1", "--frame-rate", "2")
     assert len(frames) == 2

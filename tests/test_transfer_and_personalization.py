@@ -81,11 +81,17 @@ def test_eval_transfer_scores_every_pair_and_writes_figures(trained_two_of_three
     result = json.loads((out / "transfer.json").read_text())
     assert sorted(result["pairs"]) == ["ada", "ben"]  # the model's identities
     assert all(sorted(row) == ["ada", "ben", "cleo"] for row in result["pairs"].values())  # every driving video
+    # Measured on this 30-iteration model: transfer 19.30 dB / SSIM 0.563 on the head box, self-reenactment 19.29 /
+    # 0.564 (after 30 iterations the expression barely matters yet); the tri-plane backward on a CPU is not
+    # bit-reproducible, hence the margins.
     for summary in (result["transfer"], result["self_reenactment"]):
-        assert 8.0 < summary["head_psnr"] < 40.0 and 0.0 < summary["head_ssim"] <= 1.0
+        assert summary["head_psnr"] == pytest.approx(19.30, abs=0.5), summary
+        assert summary["head_ssim"] == pytest.approx(0.563, abs=0.03), summary
     # the pixels another expression changes score lower than the head box around them; one's own frames have none
-    assert 5.0 < result["transfer"]["expression_psnr"] < result["transfer"]["head_psnr"]
-    assert 0.0 < result["transfer"]["expression_pixels"] < 0.3 and "expression_psnr" not in result["self_reenactment"]
+    assert result["transfer"]["expression_psnr"] == pytest.approx(18.97, abs=0.5)  # measured
+    assert result["transfer"]["expression_psnr"] < result["transfer"]["head_psnr"]
+    assert result["transfer"]["expression_pixels"] == pytest.approx(0.0367, abs=0.002)
+    assert "expression_psnr" not in result["self_reenactment"]
     assert result["method"] == "mi-nerf-fast" and result["interaction"] == "multiplicative"
     grid = np.asarray(Image.open(out / "transfer_grid.png"))
     assert grid.shape == (2 * 192, 3 * 192, 3)  # identities x driving videos, 64 px enlarged x3

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from nerfstudio_cli import BIN, CPU, fail_line, fails, run
 from PIL import Image
+from test_bad_input_and_failures import last_line, moved_run
 from test_dataparser import copy_videos
-from test_robustness import last_line, moved_run
 
 from dataparsers.dataset_error import DatasetError
 from minerf_ns.audio.waveform import write_wav
