@@ -140,6 +140,15 @@ def load_run(config_path: Path, tool: str, test_mode: str = "test") -> Tuple[obj
     return config, pipeline, step
 
 
+def render_provenance(config: object, command: str, identities: Sequence[str], watermark: bool = True):
+    """The provenance of what ``command`` renders from the run of ``config`` (a loaded trainer config)."""
+    from minerf_ns.provenance.statement import Provenance, run_identifier
+
+    run = run_identifier(getattr(config, "experiment_name", None), str(getattr(config, "method_name", "")),
+                         str(getattr(config, "timestamp", "")))  # fmt: skip
+    return Provenance(run=run, identities=tuple(identities), command=command, watermark=watermark)
+
+
 def check_identities(config_path: Path, names: Sequence[Optional[str]], tool: str) -> None:
     """Stop before the model loads when a name is not among the identities the run recorded (``ns-train`` records
     them in its config); a config that cannot be read, or an older run without the record, is left to ``load_run``

@@ -11,6 +11,8 @@ from typing import Iterable, Iterator, Optional
 import numpy as np
 import torch
 
+from minerf_ns.provenance.statement import Provenance, png_info, video_metadata
+
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """[H, W, 3] float in [0, 1] -> uint8."""
@@ -43,19 +45,31 @@ SOUND_VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 """Those that also carry its AAC sound so that players (and ffmpeg) read it back (AVI's comes back empty)."""
 
 
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Write an RGB uint8 image (into a temporary name first: an interrupted write leaves no broken PNG)."""
+def write_png(path: Path, image: np.ndarray, provenance: Optional[Provenance] = None) -> None:
+    """Write an RGB uint8 image (into a temporary name first: an interrupted write leaves no broken PNG).
+
+    ``provenance``: a render's; the image gets its watermark and the PNG its statement (``minerf_ns/provenance``).
+    """
     from PIL import Image
 
+    if provenance is not None:
+        image = provenance.mark(image)
     with _replaced_on_success(path) as partial:
-        Image.fromarray(image).save(partial, format="PNG")
+        Image.fromarray(image).save(partial, format="PNG", pnginfo=None if provenance is None else png_info(provenance))
 
 
-def write_video(path: Path, frames: Iterable[np.ndarray], fps: int, audio: Optional[Path] = None) -> None:
+def write_video(
+    path: Path,
+    frames: Iterable[np.ndarray],
+    fps: int,
+    audio: Optional[Path] = None,
+    provenance: Optional[Provenance] = None,
+) -> None:
     """Write an H.264 mp4 with the ffmpeg that imageio-ffmpeg ships (no system ffmpeg needed).
 
     ``frames`` is an array [T, H, W, 3] or any iterable of uint8 [H, W, 3] frames (streamed: never all in memory).
     ``audio``: a sound file muxed in as AAC from the first frame on (cut or padded to the frames' length).
+    ``provenance``: a render's; every frame gets its watermark and the file its statement (``minerf_ns/provenance``).
     The video is written under a temporary name and moved into place once ffmpeg has written it: an interrupted or
     failed write leaves nothing, and ffmpeg's failures (which it does not raise) become an ``OSError``.
     """
@@ -69,10 +83,14 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: int, audio: Optio
         for frame in frames:
             height, width = frame.shape[:2]
             frame = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+            if provenance is not None:
+                frame = provenance.mark(frame)
             if writer is None:
+                tags = [] if provenance is None else video_metadata(provenance)
                 writer = imageio_ffmpeg.write_frames(
                     str(partial), (frame.shape[1], frame.shape[0]), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                    quality=8, macro_block_size=1, output_params=["-preset", "veryfast"], ffmpeg_log_level="error",
+                    quality=8, macro_block_size=1, output_params=["-preset", "veryfast", *tags],
+                    ffmpeg_log_level="error",
                 )  # fmt: skip
                 writer.send(None)
             writer.send(np.ascontiguousarray(frame))

@@ -254,6 +254,12 @@ def test_speak_writes_an_mp4_with_sound(trained, tmp_path):
     capture = cv2.VideoCapture(str(out))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
     capture.release()
+    # It says it is synthetic: the watermark in its pixels (all 8 frames, each alone) and the statement in its file.
+    from minerf_ns.provenance.verify import verify
+
+    verdict = verify(out)
+    assert verdict.reading.marked and verdict.frames_marked == 8 and verdict.payload_matches is True
+    assert verdict.statement["command"] == "minerf-render speak" and verdict.statement["identities"] == ["ben"]
     run(
         "minerf-render",
         "transfer",

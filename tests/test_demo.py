@@ -35,6 +35,13 @@ def test_minerf_demo_writes_comparison_video_and_metrics(tmp_path):
     assert np.asarray(Image.open(out / "heldout_comparison.png")).shape == (2 * 192, 3 * 192, 3)
     video = (out / "orbit.mp4").read_bytes()
     assert len(video) > 1000 and video[4:8] == b"ftyp"
+    # Everything it renders says it is synthetic: the watermark and the statement (the demo's 64 px frames).
+    from minerf_ns.provenance.verify import verify
+
+    for name in ("orbit.mp4", "heldout_comparison.png", "orbit_frames.png"):
+        verdict = verify(out / name)
+        assert verdict.reading.marked and verdict.payload_matches is True, (name, verdict.reading)
+        assert verdict.statement["command"] == "minerf-demo" and verdict.statement["identities"] == ["ada", "ben"]
     config_path = tmp_path / metrics["config"]
     config = yaml.load(config_path.read_text(), Loader=yaml.UnsafeLoader)
     assert config.max_num_iterations == 80 and (config_path.parent / "nerfstudio_models").is_dir()

@@ -19,6 +19,7 @@ SCRIPTS = (
     "minerf-personalize",
     "minerf-track",
     "minerf-audio",
+    "minerf-verify",
 )
 
 

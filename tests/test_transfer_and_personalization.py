@@ -12,6 +12,7 @@ import torch
 from nerfstudio_cli import EXPRESSION_DIM, IDENTITY_CODES, INTERACTION, LATENT_CODES, PLANES, fails, run
 from PIL import Image
 
+from minerf_ns.provenance.verify import verify
 from nerfstudio.engine.callbacks import TrainingCallbackLocation
 
 FRAMES = 20  # per video of the synth_dataset fixture; 18 train, 2 held out
@@ -53,8 +54,12 @@ def test_render_transfer_from_an_expression_file_under_an_orbit(trained_two_of_t
     assert len(frames) == 5 and float(np.abs(frames[0] - frames[2]).mean()) > 0.005  # the camera moved
     run("minerf-render", "transfer", "--load-config", config, "--identity", "ben", "--expressions",
         str(tmp_path / "track_params.pt"), "--pose", "fixed", "--output-format", "images", "--output-path",
-        str(tmp_path / "fixed.mp4"), cwd=tmp_path)  # fmt: skip
+        str(tmp_path / "fixed.mp4"), "--no-watermark", cwd=tmp_path)  # fmt: skip
     assert len(png_frames(tmp_path / "fixed")) == 3
+    # By default every frame carries the watermark and the statement; --no-watermark keeps only the statement.
+    marked, plain = verify(tmp_path / "orbit" / "00000.png"), verify(tmp_path / "fixed" / "00000.png")
+    assert marked.reading.marked and marked.payload_matches is True and marked.statement["identities"] == ["ben"]
+    assert not plain.reading.marked and plain.statement["watermark"] is None and plain.synthetic
 
 
 def test_render_transfer_bad_input_gives_one_line(trained_two_of_three, tmp_path):

@@ -21,7 +21,7 @@ import tyro
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from minerf_ns.commands import check_output_folder, quiet_warnings, run_command
+from minerf_ns.commands import check_output_folder, quiet_warnings, render_provenance, run_command
 from minerf_ns.evaluation import evaluate_held_out, held_out_table, mean_metrics, render_orbits
 from minerf_ns.media import write_png, write_video
 from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
@@ -60,6 +60,10 @@ class DemoCommand:
     """Seed of the dataset and of training."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where to train: auto picks CUDA when it is available."""
+    no_watermark: bool = False
+    """Leave the invisible watermark out of the pixels (the file's statement that it is a render stays). Keep the mark
+    where you can: it lets whoever receives the file, after re-encoding or cropping, tell a rendered face from a
+    recording (``minerf-verify``)."""
 
     def main(self) -> None:
         """Run the four stages."""
@@ -86,10 +90,13 @@ class DemoCommand:
         pipeline.eval()
         CONSOLE.print("[bold]3/4[/bold] evaluating the held-out frames")
         per_identity, comparison = evaluate_held_out(pipeline)
-        write_png(self.out / "heldout_comparison.png", comparison)
+        provenance = render_provenance(trainer.config, "minerf-demo", pipeline.model.identity_names,
+                                       not self.no_watermark)  # fmt: skip
+        write_png(self.out / "heldout_comparison.png", comparison, provenance=provenance)
         frames = self._orbits(pipeline.model)
-        write_video(self.out / "orbit.mp4", frames, fps=8)
-        write_png(self.out / "orbit_frames.png", np.concatenate(list(frames[:: max(1, len(frames) // 4)]), axis=0))
+        write_video(self.out / "orbit.mp4", frames, fps=8, provenance=provenance)
+        orbit_frames = np.concatenate(list(frames[:: max(1, len(frames) // 4)]), axis=0)
+        write_png(self.out / "orbit_frames.png", orbit_frames, provenance=provenance)
         config_path = trainer.base_dir / "config.yml"
         summary = {
             "identities": per_identity,

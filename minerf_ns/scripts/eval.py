@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from minerf_ns.commands import fail, load_run, quiet_warnings, refuse_existing, run_command
+from minerf_ns.commands import fail, load_run, quiet_warnings, refuse_existing, render_provenance, run_command
 from minerf_ns.media import display_factor, label, upscale, write_png
 
 CONSOLE = Console()
@@ -48,6 +48,10 @@ class EvalTransfer:
     """Which frame numbers k to evaluate: the held-out ones (the last 10%) or every frame."""
     figures: bool = True
     """Also write identity_codes.png, singular_values.png and transfer_grid.png."""
+    no_watermark: bool = False
+    """Leave the invisible watermark out of the pixels (the file's statement that it is a render stays). Keep the mark
+    where you can: it lets whoever receives the file, after re-encoding or cropping, tell a rendered face from a
+    recording (``minerf-verify``)."""
     overwrite: bool = False
     """Replace an existing output folder's files."""
 
@@ -104,11 +108,12 @@ class EvalTransfer:
         (self.output_dir / "transfer.json").write_text(json.dumps(summary, indent=2))
         print_table(summary)
         if self.figures:
-            self.write_figures(model, truth)
+            provenance = render_provenance(config, TOOL, model.identity_names, not self.no_watermark)
+            self.write_figures(model, truth, provenance)
         CONSOLE.print(f"wrote {self.output_dir / 'transfer.json'}")
 
-    def write_figures(self, model, truth) -> None:
-        """identity_codes.png, singular_values.png, transfer_grid.png."""
+    def write_figures(self, model, truth, provenance) -> None:
+        """identity_codes.png, singular_values.png, transfer_grid.png (the renders: marked by ``provenance``)."""
         from minerf_ns.figures import plot_identity_codes, plot_singular_values
         from minerf_ns.transfer import render_transfer
 
@@ -129,7 +134,7 @@ class EvalTransfer:
             factor = display_factor(renders.shape[1])
             tiles = [label(upscale(r, factor), f"{target} <- {n}") for r, n in zip(renders, truth.names)]
             rows.append(np.concatenate(tiles, axis=1))
-        write_png(self.output_dir / "transfer_grid.png", np.concatenate(rows, axis=0))
+        write_png(self.output_dir / "transfer_grid.png", np.concatenate(rows, axis=0), provenance=provenance)
 
 
 def mean_over(pairs: Dict[str, Dict[str, Dict[str, float]]], same: bool) -> Dict[str, float]:
@@ -163,6 +168,10 @@ class EvalHeldOut:
     """The run's config.yml (written by ns-train)."""
     output_dir: Path = Path("heldout-eval")
     """Where heldout.json and heldout_comparison.png go."""
+    no_watermark: bool = False
+    """Leave the invisible watermark out of the pixels (the file's statement that it is a render stays). Keep the mark
+    where you can: it lets whoever receives the file, after re-encoding or cropping, tell a rendered face from a
+    recording (``minerf-verify``)."""
     overwrite: bool = False
     """Replace an existing output folder's files."""
 
@@ -171,10 +180,11 @@ class EvalHeldOut:
 
         tool = "minerf-eval heldout"
         refuse_existing(self.output_dir, tool, self.overwrite)
-        _, pipeline, step = load_run(self.load_config, tool)
+        config, pipeline, step = load_run(self.load_config, tool)
         per_identity, comparison = evaluate_held_out(pipeline)
+        provenance = render_provenance(config, tool, pipeline.model.identity_names, not self.no_watermark)
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        write_png(self.output_dir / "heldout_comparison.png", comparison)
+        write_png(self.output_dir / "heldout_comparison.png", comparison, provenance=provenance)
         mean = mean_metrics(per_identity)
         with open(self.output_dir / "heldout.json", "w", encoding="utf-8") as handle:
             json.dump({"config": str(self.load_config), "step": step, "identities": per_identity, "mean": mean}, handle,

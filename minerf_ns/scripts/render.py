@@ -26,6 +26,7 @@ from minerf_ns.commands import (
     load_run,
     quiet_warnings,
     refuse_existing,
+    render_provenance,
     run_command,
 )
 from minerf_ns.layout import DEFAULT_FPS
@@ -72,6 +73,10 @@ class RenderTransfer:
     """Render only the first this many frames."""
     fps: int = int(DEFAULT_FPS)
     """Frame rate of the video."""
+    no_watermark: bool = False
+    """Leave the invisible watermark out of the pixels (the file's statement that it is a render stays). Keep the mark
+    where you can: it lets whoever receives the file, after re-encoding or cropping, tell a rendered face from a
+    recording (``minerf-verify``)."""
     overwrite: bool = False
     """Replace existing outputs."""
 
@@ -92,8 +97,9 @@ class RenderTransfer:
             check_output_folder(frames_dir, TOOL)
             refuse_existing(frames_dir, TOOL, self.overwrite)
         check_identities(self.load_config, [self.identity, self.expressions_from], TOOL)
-        _, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
+        config, pipeline, _ = load_run(self.load_config, TOOL, test_mode="inference")
         model = pipeline.model
+        provenance = render_provenance(config, TOOL, [self.identity], not self.no_watermark)
         try:
             target = model.catalogue.identity_index(self.identity)
             driver = None if self.expressions_from is None else model.catalogue.identity_index(self.expressions_from)
@@ -113,12 +119,12 @@ class RenderTransfer:
         frames = _render_frames(model, target, expressions, poses, self.pose, caption)
         if self.output_format in ("video", "both"):
             self.output_path.parent.mkdir(parents=True, exist_ok=True)
-            write_video(self.output_path, frames, fps=self.fps)
+            write_video(self.output_path, frames, fps=self.fps, provenance=provenance)
             CONSOLE.print(f"wrote {self.output_path} ({len(frames)} frames)")
         if self.output_format in ("images", "both"):
             frames_dir.mkdir(parents=True, exist_ok=True)
             for k, frame in enumerate(frames):
-                write_png(frames_dir / f"{k:05d}.png", frame)
+                write_png(frames_dir / f"{k:05d}.png", frame, provenance=provenance)
             CONSOLE.print(f"wrote {len(frames)} PNG frames to {frames_dir}")
 
 
@@ -149,6 +155,10 @@ class RenderSpeak:
     """What the audio says, in English words (the text, or a .txt file holding it): its phones are then aligned to
     the sound, exact, instead of recognised from it (which misses many lip closures). For speech made from text. Or
     a timed transcript, an .align file of 'start end word' lines in 1/25,000 s (GRID's): the words' own times."""
+    no_watermark: bool = False
+    """Leave the invisible watermark out of the pixels (the file's statement that it is a render stays). Keep the mark
+    where you can: it lets whoever receives the file, after re-encoding or cropping, tell a rendered face from a
+    recording (``minerf-verify``)."""
     overwrite: bool = False
     """Replace existing outputs."""
 
@@ -201,7 +211,7 @@ class RenderSpeak:
             mapping = load_mapping_file(mapping_path) if mapping_path is not None else None
         except ValueError as err:
             fail(SPEAK, str(err))
-        _, pipeline, _ = load_run(self.load_config, SPEAK, test_mode="inference")
+        config, pipeline, _ = load_run(self.load_config, SPEAK, test_mode="inference")
         model = pipeline.model
         try:
             target = model.catalogue.identity_index(self.identity)
@@ -236,7 +246,8 @@ class RenderSpeak:
         sound = temporary_sibling(self.output_path.with_suffix(".wav"), "sound")
         try:
             write_wav(sound, samples)
-            write_video(self.output_path, frames, fps=self.fps, audio=sound)
+            provenance = render_provenance(config, SPEAK, [self.identity], not self.no_watermark)
+            write_video(self.output_path, frames, fps=self.fps, audio=sound, provenance=provenance)
         finally:
             sound.unlink(missing_ok=True)
         CONSOLE.print(f"wrote {self.output_path} ({len(frames)} frames with sound)")
