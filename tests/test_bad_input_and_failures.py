@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from nerfstudio_cli import BIN, CPU, fail_line, fails, run
+from nerfstudio_cli import BIN, CPU, fail_line, fails, run, together
 from PIL import Image
 from test_dataparser import copy_videos, parse, to_native
 
@@ -133,29 +133,33 @@ def test_a_run_keeps_its_identities_when_videos_are_added_or_gone(trained, train
 # 6. + 7. Malformed inputs and misleading messages.
 def test_empty_expression_file_load_dir_without_checkpoint_and_moved_data(trained, train_dataset, tmp_path):
     (tmp_path / "empty.npy").write_bytes(b"")
-    line = last_line(fails("minerf-render", "transfer", "--load-config", str(trained / "config.yml"), "--identity",
-                           "ada", "--expressions", str(tmp_path / "empty.npy"), "--output-path",
-                           str(tmp_path / "v.mp4"), cwd=tmp_path))  # fmt: skip
-    assert line.startswith("expressions: ") and "empty.npy: the file is empty (0 bytes)" in line
     (tmp_path / "nothing").mkdir()
-    line = fail_line("ns-train", "mi-nerf-small", "--data", str(train_dataset), "--output-dir", str(tmp_path / "o"),
-                     "--load-dir", str(tmp_path / "nothing"), *CPU, cwd=tmp_path)  # fmt: skip
-    assert "no checkpoint (step-*.ckpt) to resume from" in line and not (tmp_path / "o").exists()
     run_dir = moved_run(trained, tmp_path / "moved-away", tmp_path / "outputs")
-    line = last_line(fails("ns-eval", "--load-config", str(run_dir / "config.yml"), "--output-path",
-                           str(tmp_path / "e.json"), cwd=tmp_path))  # fmt: skip
-    assert "moved-away: dataset root does not exist" in line and "'data:' at the top of the run's config.yml" in line
+    empty, resume, moved = together([  # independent commands, two at a time
+        lambda: last_line(fails("minerf-render", "transfer", "--load-config", str(trained / "config.yml"),
+                                "--identity", "ada", "--expressions", str(tmp_path / "empty.npy"), "--output-path",
+                                str(tmp_path / "v.mp4"), cwd=tmp_path)),
+        lambda: fail_line("ns-train", "mi-nerf-small", "--data", str(train_dataset), "--output-dir",
+                          str(tmp_path / "o"), "--load-dir", str(tmp_path / "nothing"), *CPU, cwd=tmp_path),
+        lambda: last_line(fails("ns-eval", "--load-config", str(run_dir / "config.yml"), "--output-path",
+                                str(tmp_path / "e.json"), cwd=tmp_path)),
+    ])  # fmt: skip
+    assert empty.startswith("expressions: ") and "empty.npy: the file is empty (0 bytes)" in empty
+    assert "no checkpoint (step-*.ckpt) to resume from" in resume and not (tmp_path / "o").exists()
+    assert "moved-away: dataset root does not exist" in moved and "'data:' at the top of the run's config.yml" in moved
 
 
 def test_nerfstudio_commands_report_bad_paths_configs_and_checkpoints_in_one_line(trained, train_dataset, tmp_path):
-    line = last_line(fails("ns-eval", "--load-config", str(tmp_path / "nope.yml"), cwd=tmp_path))
-    assert line.startswith("ns-eval: ") and "nope.yml: No such file or directory" in line
     run_dir = moved_run(trained, train_dataset, tmp_path / "outputs")
     for checkpoint in (run_dir / "nerfstudio_models").glob("*.ckpt"):
         checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
-    line = last_line(fails("ns-render", "dataset", "--load-config", str(run_dir / "config.yml"), "--output-path",
-                           str(tmp_path / "r"), cwd=tmp_path))  # fmt: skip
-    assert line.startswith("ns-render: ") and "holds no readable checkpoint" in line
+    missing, broken = together([  # independent commands, two at a time
+        lambda: last_line(fails("ns-eval", "--load-config", str(tmp_path / "nope.yml"), cwd=tmp_path)),
+        lambda: last_line(fails("ns-render", "dataset", "--load-config", str(run_dir / "config.yml"), "--output-path",
+                                str(tmp_path / "r"), cwd=tmp_path)),
+    ])  # fmt: skip
+    assert missing.startswith("ns-eval: ") and "nope.yml: No such file or directory" in missing
+    assert broken.startswith("ns-render: ") and "holds no readable checkpoint" in broken
 
 
 def test_track_params_saved_with_numpy_arrays_load(synth_dataset, tmp_path):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from nerfstudio_cli import run
+from nerfstudio_cli import run, together
 from PIL import Image
 
 from minerf_ns.geometry import MlpGeometryConfig, TriplaneGeometryConfig
@@ -68,19 +68,22 @@ def test_old_configs_and_checkpoints_map_onto_the_current_model(legacy_root, run
 
 
 def test_ns_eval_gives_the_old_psnr_and_ns_render_and_minerf_render_work(legacy_root):
+    renders = legacy_root / "renders"
+    evals = {name: legacy_root / f"eval-{name}.json" for name in PSNR_AT_1A73CFE}
+    together([  # independent commands, two at a time
+        *[lambda name=name, out=out: run("ns-eval", "--load-config", f"{RUNS[name]}/config.yml", "--output-path",
+                                          str(out), cwd=legacy_root) for name, out in evals.items()],
+        lambda: run("ns-render", "dataset", "--load-config", f"{RUNS['fast']}/config.yml", "--output-path",
+                    str(renders), "--split", "test", "--rendered-output-names", "rgb", cwd=legacy_root),
+        lambda: run("minerf-render", "transfer", "--load-config", f"{RUNS['small']}/config.yml", "--identity", "ada",
+                    "--expressions-from", "ben", "--output-format", "images", "--output-path",
+                    str(legacy_root / "t.mp4"), "--max-frames", "2", cwd=legacy_root),
+    ])  # fmt: skip
     for run_name, (psnr, head_psnr) in PSNR_AT_1A73CFE.items():
-        out = legacy_root / f"eval-{run_name}.json"
-        run("ns-eval", "--load-config", f"{RUNS[run_name]}/config.yml", "--output-path", str(out), cwd=legacy_root)
-        results = json.loads(out.read_text())["results"]
+        results = json.loads(evals[run_name].read_text())["results"]
         assert results["psnr"] == pytest.approx(psnr, abs=0.01) and results["head_psnr"] == pytest.approx(
             head_psnr, abs=0.01
         )
-    renders = legacy_root / "renders"
-    run("ns-render", "dataset", "--load-config", f"{RUNS['fast']}/config.yml", "--output-path", str(renders),
-        "--split", "test", "--rendered-output-names", "rgb", cwd=legacy_root)  # fmt: skip
     frames = sorted((renders / "test" / "rgb").rglob("*.jpg"))  # rgb/<name>/head_imgs/<k>.jpg
     assert len(frames) == 2 and np.asarray(Image.open(frames[0])).shape == (32, 32, 3)
-    run("minerf-render", "transfer", "--load-config", f"{RUNS['small']}/config.yml", "--identity", "ada",
-        "--expressions-from", "ben", "--output-format", "images", "--output-path", str(legacy_root / "t.mp4"),
-        "--max-frames", "2", cwd=legacy_root)  # fmt: skip
     assert len(list((legacy_root / "t").glob("*.png"))) == 2

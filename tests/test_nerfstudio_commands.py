@@ -20,6 +20,7 @@ from nerfstudio_cli import (
     PLANES,
     TRAIN_FRAMES,
     run,
+    together,
     train,
 )
 from PIL import Image
@@ -87,7 +88,12 @@ def test_ns_eval_reports_head_box_metrics(trained, tmp_path):
 def test_minerf_eval_heldout_matches_ns_eval_and_writes_the_comparison(trained, tmp_path):
     config = str(trained / "config.yml")
     out = tmp_path / "heldout"
-    run("minerf-eval", "heldout", "--load-config", config, "--output-dir", str(out), cwd=tmp_path)
+    together(
+        [  # minerf-eval and ns-eval (compared below), two at a time
+            lambda: run("minerf-eval", "heldout", "--load-config", config, "--output-dir", str(out), cwd=tmp_path),
+            lambda: run("ns-eval", "--load-config", config, "--output-path", str(tmp_path / "eval.json"), cwd=tmp_path),
+        ]
+    )
     report = json.loads((out / "heldout.json").read_text())
     assert sorted(report["identities"]) == ["ada", "ben"]
     for key in ("psnr", "ssim", "head_psnr", "head_ssim", "mouth_psnr", "mouth_ssim"):
@@ -103,7 +109,6 @@ def test_minerf_eval_heldout_matches_ns_eval_and_writes_the_comparison(trained, 
         ), metrics
     assert report["mean"]["psnr"] == pytest.approx(16.48, abs=0.3)  # as ns-eval's (above)
     # ns-eval averages the same held-out frames (3 per identity), so the overall PSNR agrees with ours.
-    run("ns-eval", "--load-config", config, "--output-path", str(tmp_path / "eval.json"), cwd=tmp_path)
     assert json.loads((tmp_path / "eval.json").read_text())["results"]["psnr"] == pytest.approx(
         report["mean"]["psnr"], abs=0.05
     )
@@ -125,24 +130,32 @@ def _render(trained: Path, tmp_path: Path, kind: str, camera_idx: int, *extra: s
 
 def test_ns_render_spiral_follows_the_train_frame_identity(trained, tmp_path):
     first_of_ben = TRAIN_FRAMES // 2
-    ada = _render(trained, tmp_path, "spiral", 0, "--seconds", "1", "--frame-rate", "3")
-    ben = _render(trained, tmp_path, "spiral", first_of_ben, "--seconds", "1", "--frame-rate", "3")
+    ada, ben = together(
+        [  # two at a time
+            lambda: _render(trained, tmp_path, "spiral", 0, "--seconds", "1", "--frame-rate", "3"),
+            lambda: _render(trained, tmp_path, "spiral", first_of_ben, "--seconds", "1", "--frame-rate", "3"),
+        ]
+    )
     assert len(ada) == len(ben) == 3
     # Each identity is composited over its own video's background: the renders differ, and each is near its frame.
     assert float(np.abs(ada[0] - ben[0]).mean()) > 0.05
 
 
 def test_ns_render_interpolate_and_camera_path(trained, train_dataset, tmp_path):
-    frames = _render(trained, tmp_path, "interpolate", 1, "--interpolation-steps", "2")
-    assert len(frames) == 2 * (6 - 1)  # 2 steps between each pair of the 6 held-out cameras
     transforms = json.loads((train_dataset / "ada" / "transforms_train.json").read_text())
     c2w = [v for row in transforms["frames"][0]["transform_matrix"] for v in row]
     path = {"render_height": 48, "render_width": 48, "seconds": 1.0, "camera_type": "perspective",
             "camera_path": [{"camera_to_world": c2w, "fov": 22.6, "aspect": 1.0}] * 2}  # fmt: skip
     path_file = tmp_path / "camera_path.json"
     path_file.write_text(json.dumps(path))
-    frames = _render(trained, tmp_path, "camera-path", 1, "--camera-path-filename", str(path_file))
-    assert len(frames) == 2 and float(np.abs(frames[0] - frames[1]).max()) < 1e-6
+    interpolated, on_path = together(
+        [  # two at a time
+            lambda: _render(trained, tmp_path, "interpolate", 1, "--interpolation-steps", "2"),
+            lambda: _render(trained, tmp_path, "camera-path", 1, "--camera-path-filename", str(path_file)),
+        ]
+    )
+    assert len(interpolated) == 2 * (6 - 1)  # 2 steps between each pair of the 6 held-out cameras
+    assert len(on_path) == 2 and float(np.abs(on_path[0] - on_path[1]).max()) < 1e-6
 
 
 def test_ns_render_dataset_test_split(trained, tmp_path):

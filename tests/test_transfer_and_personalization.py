@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from nerfstudio_cli import EXPRESSION_DIM, IDENTITY_CODES, INTERACTION, LATENT_CODES, PLANES, fails, run
+from nerfstudio_cli import EXPRESSION_DIM, IDENTITY_CODES, INTERACTION, LATENT_CODES, PLANES, fails, run, together
 from PIL import Image
 
 from minerf_ns.provenance.verify import verify
@@ -65,18 +65,24 @@ def test_render_transfer_from_an_expression_file_under_an_orbit(trained_two_of_t
 def test_render_transfer_bad_input_gives_one_line(trained_two_of_three, tmp_path):
     config = str(trained_two_of_three / "config.yml")
     base = ["minerf-render", "transfer", "--load-config", config]
-    err = fails(*base, "--identity", "zoe", "--expressions-from", "ben", cwd=tmp_path)
-    assert "unknown identity 'zoe'" in err and "ada, ben" in err
     np.save(tmp_path / "wrong.npy", np.zeros((4, 7), dtype=np.float32))
-    err = fails(*base, "--identity", "ada", "--expressions", str(tmp_path / "wrong.npy"), cwd=tmp_path)
-    assert "wrong.npy" in err and "7-d but the model takes 53-d" in err
     np.save(tmp_path / "empty.npy", np.zeros((0, EXPRESSION_DIM), dtype=np.float32))
-    err = fails(*base, "--identity", "ada", "--expressions", str(tmp_path / "empty.npy"), cwd=tmp_path)
-    assert "empty.npy" in err and "non-empty" in err
     (tmp_path / "mine.mp4").write_bytes(b"keep")
-    err = fails(*base, "--identity", "ada", "--expressions-from", "ben", "--output-path", str(tmp_path / "mine.mp4"),
-                cwd=tmp_path)  # fmt: skip
-    assert "already exists" in err and (tmp_path / "mine.mp4").read_bytes() == b"keep"
+    cases = [  # (arguments, what stderr says); each its own output: they run two at a time
+        (["--identity", "zoe", "--expressions-from", "ben"], ["unknown identity 'zoe'", "ada, ben"]),
+        (["--identity", "ada", "--expressions", str(tmp_path / "wrong.npy")],
+         ["wrong.npy", "7-d but the model takes 53-d"]),
+        (["--identity", "ada", "--expressions", str(tmp_path / "empty.npy")], ["empty.npy", "non-empty"]),
+    ]  # fmt: skip
+    calls = [lambda k=k, a=a: fails(*base, *a, "--output-path", str(tmp_path / f"o{k}.mp4"), cwd=tmp_path)
+             for k, (a, _) in enumerate(cases)]  # fmt: skip
+    calls.append(lambda: fails(*base, "--identity", "ada", "--expressions-from", "ben", "--output-path",
+                               str(tmp_path / "mine.mp4"), cwd=tmp_path))  # fmt: skip
+    errors = together(calls)
+    for (_, expected), err in zip(cases, errors):
+        assert all(text in err for text in expected), err
+    assert "already exists" in errors[-1] and (tmp_path / "mine.mp4").read_bytes() == b"keep"
+    assert not list(tmp_path.glob("o*.mp4"))
 
 
 def test_eval_transfer_scores_every_pair_and_writes_figures(trained_two_of_three, tmp_path):

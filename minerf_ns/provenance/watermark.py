@@ -20,7 +20,7 @@ pattern correlates best.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -34,8 +34,11 @@ SYNC_SHARE = 0.7
 CHIP_SIZES = (2, 4, 8)
 """The chip sizes a reader tries (a crop or a resize can change what the writer chose from the frame size)."""
 MARKED_Z = 6.0
-"""A sync peak this many standard deviations above the other shifts is a mark. Unmarked real frames and clips peak
-at 2.5-4.6 (measured: BENCHMARKS.md, "Watermark")."""
+"""A sync peak this many standard deviations above the other shifts, with the format byte read as ``FORMAT_BYTE``, is
+a mark. Unmarked real frames peak at 4.2-5.6 alone and 2.8-4.4 as whole clips (BENCHMARKS.md, "Watermark"); a
+random peak also reads the right format byte once in 256."""
+FORMAT_BYTE = 0x02
+"""The mark's first byte: this format of minerf_ns's mark (the first: 2, for minerf_ns 0.2)."""
 _SEED = 20261206
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -120,8 +123,9 @@ class Reading:
 
     @property
     def marked(self) -> bool:
-        """The sync peak stands at least ``MARKED_Z`` standard deviations above the other shifts."""
-        return self.z >= MARKED_Z
+        """The sync peak stands at least ``MARKED_Z`` standard deviations above the other shifts and the first byte
+        is our format's."""
+        return self.z >= MARKED_Z and self.payload[0] == FORMAT_BYTE
 
 
 class Folder:
@@ -174,12 +178,3 @@ def run_byte(run_id: str) -> int:
     import zlib
 
     return zlib.crc32(run_id.encode("utf-8")) & 0xFF
-
-
-FORMAT_BYTE = 0x02
-"""The mark's first byte: this format of minerf_ns's mark (the first: 2, for minerf_ns 0.2)."""
-
-
-def optional_payload(reading: Reading) -> Optional[Tuple[int, int]]:
-    """The payload of a marked reading, else None."""
-    return reading.payload if reading.marked else None
