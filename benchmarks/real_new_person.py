@@ -1,0 +1,155 @@
+"""A new real person from 3 s of video (issue 27 item 3): a `mi-nerf-fast` prior of other real people, personalized
+on the new person's first 3 s, against a model trained from scratch on the same 3 s at equal iterations; both scored
+on the rest of the person's video (frame, head box, mouth box; ``--frames`` held-out frames evenly spaced).
+
+The root is the real clips tracked at 128 px (``benchmarks/real_people.py`` says how). Each new person's 3 s dataset
+is that person's tracked video with the split moved: frames of the first 3 s train, every later frame is held out
+(what ``minerf-track --train-seconds 3`` writes; the tracking itself does not depend on the split). Real ns-train and
+minerf-personalize runs; a rerun reuses finished ones.
+
+    python benchmarks/real_new_person.py --data /tmp/xs/real --out /tmp/real-new \\
+        --prior aoc hill may trump vlogger --new cnn macron bald german [--iterations 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+BIN = Path(sys.executable).parent
+COMMON = ["--vis", "tensorboard", "--logging.local-writer.enable", "False", "--machine.device-type", "cpu"]
+KEYS = ("psnr", "head_psnr", "mouth_psnr", "head_ssim")
+
+
+def checked(command: Sequence) -> float:
+    """Run a command, return its wall seconds; on failure print its stderr's end and stop."""
+    start = time.perf_counter()
+    proc = subprocess.run([str(c) for c in command], capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(map(str, command[:2]))} failed:\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def newest_config(root: Path) -> Path:
+    return sorted(root.rglob("config.yml"), key=lambda p: p.stat().st_mtime)[-1]
+
+
+def first_seconds(source: Path, target: Path, seconds: float) -> None:
+    """``target``: ``source``'s video with the frames of its first ``seconds`` in train and the rest held out."""
+    target.mkdir(parents=True, exist_ok=True)
+    for child in source.iterdir():
+        if not child.name.startswith("transforms_") and not (target / child.name).exists():
+            (target / child.name).symlink_to(child.resolve())
+    train = json.loads((source / "transforms_train.json").read_text())
+    held = json.loads((source / "transforms_val.json").read_text())
+    frames = sorted(train["frames"] + held["frames"], key=lambda f: f["img_id"])
+    cut = seconds * float(train.get("fps", 25.0))
+    (target / "transforms_train.json").write_text(
+        json.dumps({**train, "frames": [f for f in frames if f["img_id"] < cut]})
+    )
+    (target / "transforms_val.json").write_text(
+        json.dumps({**held, "frames": [f for f in frames if f["img_id"] >= cut]})
+    )
+
+
+def schedules(iterations: int, groups: Sequence[str] = ("fields", "codes", "grids")) -> List[str]:
+    """Every optimizer group's decay over ``iterations`` (the methods' schedules assume 2,000)."""
+    return [arg for g in groups for arg in (f"--optimizers.{g}.scheduler.max-steps", str(iterations))]
+
+
+def score(config: Path, frames: int) -> Dict[str, float]:
+    """Held-out metrics of the run's (only new) person, ``frames`` frames evenly spaced."""
+    from minerf_ns.commands import load_run
+    from minerf_ns.evaluation import evaluate_held_out
+
+    _, pipeline, _ = load_run(config, "real_new_person")
+    per_person, _ = evaluate_held_out(pipeline, frames)
+    return per_person
+
+
+def cached(path: Path, make) -> dict:
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="the real people tracked at 128 px")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--prior", nargs="+", required=True, help="the people of the prior")
+    parser.add_argument("--new", nargs="+", required=True, help="the new people (never in the prior)")
+    parser.add_argument("--prior-iterations", type=int, default=2000)
+    parser.add_argument("--iterations", type=int, default=500, help="personalization = scratch iterations")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--frames", type=int, default=20, help="held-out frames scored per person")
+    parser.add_argument("--lr", default="2e-3", help="personalization: the network's rate")
+    parser.add_argument("--grid-lr", default="2e-2", help="personalization: the tri-planes' rate")
+    args = parser.parse_args()
+    from minerf_ns.commands import quiet_warnings
+
+    quiet_warnings()
+    assert not set(args.prior) & set(args.new), "a new person must not be in the prior"
+    out = args.out.resolve()
+    prior_root = out / "prior"
+    if not list(prior_root.rglob("config.yml")):
+        seconds = checked([BIN / "ns-train", "mi-nerf-fast", "--data", args.data, "--output-dir", prior_root,
+                           "--max-num-iterations", args.prior_iterations, *COMMON,
+                           *schedules(args.prior_iterations), "mi-nerf-data", "--identities", *args.prior])  # fmt: skip
+        print(f"prior of {len(args.prior)} people: {args.prior_iterations} iterations, {seconds:.0f} s", flush=True)
+    prior = newest_config(prior_root)
+    short = out / "short"
+    rows = {}
+    for name in args.new:
+        first_seconds(args.data / name, short / name, args.seconds)
+
+        def personalized(name=name) -> dict:
+            root = out / "personalized" / name
+            seconds = checked([BIN / "minerf-personalize", "--load-config", prior, "--data", short, "--identities",
+                               name, "--iterations", args.iterations, "--lr", args.lr, "--grid-lr", args.grid_lr,
+                               "--output-dir", root])  # fmt: skip
+            return {**score(newest_config(root), args.frames)[name], "wall_seconds": seconds}
+
+        def scratch(name=name) -> dict:
+            root = out / "scratch" / name
+            seconds = checked([BIN / "ns-train", "mi-nerf-fast", "--data", short, "--output-dir", root,
+                               "--max-num-iterations", args.iterations, *COMMON, *schedules(args.iterations),
+                               "mi-nerf-data", "--identities", name])  # fmt: skip
+            return {**score(newest_config(root), args.frames)[name], "wall_seconds": seconds}
+
+        rows[name] = {
+            "prior": cached(out / "results" / f"{name}-prior.json", personalized),
+            "scratch": cached(out / "results" / f"{name}-scratch.json", scratch),
+        }
+        p, s = rows[name]["prior"], rows[name]["scratch"]
+        print(f"{name}: prior {p['head_psnr']:.2f} / mouth {p['mouth_psnr']:.2f} dB, scratch {s['head_psnr']:.2f} / "
+              f"{s['mouth_psnr']:.2f} dB", flush=True)  # fmt: skip
+    print(
+        f"\n{args.seconds:g} s of each new person, {args.iterations} iterations each way; prior: "
+        f"{', '.join(args.prior)} ({args.prior_iterations} iterations); {args.frames} held-out frames each"
+    )
+    print("| new person | prior: frame / head box / mouth (dB) | scratch: frame / head box / mouth (dB) | "
+          "head box gain | mouth gain |\n|---|---|---|---|---|")  # fmt: skip
+    gains = []
+    for name, row in rows.items():
+        p, s = row["prior"], row["scratch"]
+        gains.append((p["head_psnr"] - s["head_psnr"], p["mouth_psnr"] - s["mouth_psnr"]))
+        print(f"| {name} | {p['psnr']:.2f} / {p['head_psnr']:.2f} / {p['mouth_psnr']:.2f} | {s['psnr']:.2f} / "
+              f"{s['head_psnr']:.2f} / {s['mouth_psnr']:.2f} | {gains[-1][0]:+.2f} | "
+              f"{gains[-1][1]:+.2f} |")  # fmt: skip
+    mean = np.mean(gains, axis=0)
+    print(f"| mean | | | **{mean[0]:+.2f}** | **{mean[1]:+.2f}** |")
+
+
+if __name__ == "__main__":
+    main()
