@@ -19,29 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).parent))
+from console_runs import BIN, COMMON, checked, newest_config  # noqa: E402
+
 CEILING = "ceiling: single identity from scratch on a FULL-range clip"
-COMMON = ["--vis", "tensorboard", "--logging.local-writer.enable", "False", "--machine.device-type", "cpu"]
-
-
-def checked(command: list) -> float:
-    """Run a command, return its wall seconds; on failure print its stderr's end and stop."""
-    start = time.perf_counter()
-    proc = subprocess.run([str(c) for c in command], capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(map(str, command[:2]))} failed:\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - start
-
-
-def newest_config(root: Path) -> Path:
-    return sorted(root.rglob("config.yml"), key=lambda p: p.stat().st_mtime)[-1]
 
 
 def scored(root: Path, command: list, truth: Path) -> dict:

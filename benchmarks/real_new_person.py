@@ -15,30 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Dict, List, Sequence
 
 import numpy as np
 
-BIN = Path(sys.executable).parent
-COMMON = ["--vis", "tensorboard", "--logging.local-writer.enable", "False", "--machine.device-type", "cpu"]
-KEYS = ("psnr", "head_psnr", "mouth_psnr", "head_ssim")
-
-
-def checked(command: Sequence) -> float:
-    """Run a command, return its wall seconds; on failure print its stderr's end and stop."""
-    start = time.perf_counter()
-    proc = subprocess.run([str(c) for c in command], capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(map(str, command[:2]))} failed:\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - start
-
-
-def newest_config(root: Path) -> Path:
-    return sorted(root.rglob("config.yml"), key=lambda p: p.stat().st_mtime)[-1]
+sys.path.insert(0, str(Path(__file__).parent))
+from console_runs import BIN, COMMON, checked, newest_config  # noqa: E402
 
 
 def first_seconds(source: Path, target: Path, seconds: float) -> None:

@@ -1,0 +1,29 @@
+"""What the benchmarks that drive the real console scripts share: where the scripts are, the CPU options of every
+ns-train run, running a command with its failure reported, finding the run it wrote."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+BIN = Path(sys.executable).parent
+"""The venv's console scripts."""
+COMMON = ["--vis", "tensorboard", "--logging.local-writer.enable", "False", "--machine.device-type", "cpu"]
+"""ns-train options of every benchmark run on this CPU."""
+
+
+def checked(command: Sequence) -> float:
+    """Run a command, return its wall seconds; on failure print its stderr's end and stop."""
+    start = time.perf_counter()
+    proc = subprocess.run([str(c) for c in command], capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(map(str, command[:2]))} failed:\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def newest_config(root: Path) -> Path:
+    """The config.yml of the newest run under ``root``."""
+    return sorted(root.rglob("config.yml"), key=lambda p: p.stat().st_mtime)[-1]
