@@ -10,7 +10,7 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from nerfstudio_cli import fail_line, run
+from nerfstudio_cli import BIN, fail_line, run
 
 from minerf_ns.media import write_png, write_video
 from minerf_ns.provenance import watermark
@@ -134,3 +134,8 @@ def test_minerf_verify_reports_marked_unmarked_and_bad_files_in_one_line(tmp_pat
     }.items():
         line = fail_line("minerf-verify", str(tmp_path / name), cwd=tmp_path)
         assert expected in line and str(tmp_path / name) in line, line
+    # Several files: an unreadable one is named and the others are still checked (exit 1).
+    proc = subprocess.run([str(BIN / "minerf-verify"), str(tmp_path / "notes.txt"), str(video)], capture_output=True,
+                          text=True)  # fmt: skip
+    assert proc.returncode == 1 and "notes.txt: is neither" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout.startswith(f"{video}: SYNTHETIC")

@@ -8,6 +8,7 @@ video's frames together) and the statement from its metadata.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
@@ -37,14 +38,20 @@ class Verify:
             fail(TOOL, "no file given. Fix: minerf-verify FILE [FILE ...]")
         if self.max_frames < 1:
             fail(TOOL, f"--max-frames {self.max_frames}: must be at least 1. Fix: pass a positive number")
-        for path in self.files:
+        problems = []
+        for path in self.files:  # a file it cannot read is named, and the others are still checked
             try:
                 verdict = verify(path, self.max_frames)
             except FileNotFoundError:
-                fail(TOOL, f"{path}: no such file. Fix: pass the path of an image or a video")
+                problems.append(f"{TOOL}: {path}: no such file. Fix: pass the path of an image or a video")
             except Unreadable as err:
-                fail(TOOL, f"{path}: {err}. Fix: pass an image or a video file")
-            print(json.dumps(verdict.as_dict()) if self.json else verdict.line(), flush=True)
+                problems.append(f"{TOOL}: {path}: {err}. Fix: pass an image or a video file")
+            else:
+                print(json.dumps(verdict.as_dict()) if self.json else verdict.line(), flush=True)
+                continue
+            print(problems[-1], file=sys.stderr, flush=True)
+        if problems:
+            sys.exit(1)
 
 
 def entrypoint() -> None:
