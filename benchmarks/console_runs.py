@@ -3,11 +3,12 @@ ns-train run, running a command with its failure reported, finding the run it wr
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 BIN = Path(sys.executable).parent
 """The venv's console scripts."""
@@ -27,3 +28,13 @@ def checked(command: Sequence) -> float:
 def newest_config(root: Path) -> Path:
     """The config.yml of the newest run under ``root``."""
     return sorted(root.rglob("config.yml"), key=lambda p: p.stat().st_mtime)[-1]
+
+
+def cached(path: Path, make: Callable[[], dict]) -> dict:
+    """The JSON result kept at ``path``, or ``make()``'s, written there (a rerun reuses finished measurements)."""
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
+    return result

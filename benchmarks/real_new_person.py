@@ -22,7 +22,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from console_runs import BIN, COMMON, checked, newest_config  # noqa: E402
+from console_runs import BIN, COMMON, cached, checked, newest_config  # noqa: E402
 
 
 def first_seconds(source: Path, target: Path, seconds: float) -> None:
@@ -56,15 +56,6 @@ def score(config: Path, frames: int) -> Dict[str, float]:
     _, pipeline, _ = load_run(config, "real_new_person")
     per_person, _ = evaluate_held_out(pipeline, frames)
     return per_person
-
-
-def cached(path: Path, make) -> dict:
-    if path.is_file():
-        return json.loads(path.read_text())
-    result = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1))
-    return result
 
 
 def main() -> None:

@@ -15,13 +15,13 @@ Prints a markdown table; keeps each model's numbers in ``--out`` (a rerun reuses
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Dict, Sequence
 
 sys.path.insert(0, str(Path(__file__).parent))
+from console_runs import cached  # noqa: E402
 from training_run import method_config, trainer_for  # noqa: E402
 
 from dataparsers.dataset_scan import read_dataset  # noqa: E402
@@ -52,14 +52,6 @@ def train_and_score(
     for metrics in per_person.values():
         metrics["train_seconds"] = seconds
     return per_person
-
-
-def cached(path: Path, make) -> dict:
-    if path.is_file():
-        return json.loads(path.read_text())
-    result = make()
-    path.write_text(json.dumps(result, indent=1))
-    return result
 
 
 def main() -> None:

@@ -27,21 +27,14 @@ from minerf_ns.contract import HEAD_BOX
 from minerf_ns.media import to_uint8
 from minerf_ns.provenance import watermark
 from minerf_ns.provenance.statement import Provenance
+from minerf_ns.provenance.verify import video_frames
 
 WINDOW = 11
 """Frames read together for the windowed per-frame rate (the frame and 5 on each side: 0.44 s at 25 fps)."""
 
 
 def read_video(path: Path, limit: int | None = None) -> List[np.ndarray]:
-    reader = imageio_ffmpeg.read_frames(str(path))
-    width, height = next(reader)["size"]
-    frames = []
-    for data in reader:
-        frames.append(np.frombuffer(data, np.uint8).reshape(height, width, 3).copy())
-        if limit is not None and len(frames) >= limit:
-            break
-    reader.close()
-    return frames
+    return list(video_frames(path, limit))
 
 
 def h264(frames: List[np.ndarray], crf: int) -> List[np.ndarray]:

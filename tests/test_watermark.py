@@ -15,7 +15,7 @@ from nerfstudio_cli import BIN, fail_line, run
 from minerf_ns.media import write_png, write_video
 from minerf_ns.provenance import watermark
 from minerf_ns.provenance.statement import Provenance, read_png_statement, read_video_statement
-from minerf_ns.provenance.verify import Unreadable, verify
+from minerf_ns.provenance.verify import Unreadable, verify, video_frames
 
 PROVENANCE = Provenance(run="synth/mi-nerf-fast/2026-12-06_120000", identities=("ada", "José"), command="test")
 
@@ -44,9 +44,7 @@ def reencode(path: Path, out: Path, crf: int) -> Path:
 
 
 def frames_of(path: Path) -> list[np.ndarray]:
-    reader = imageio_ffmpeg.read_frames(str(path))
-    width, height = next(reader)["size"]
-    return [np.frombuffer(b, np.uint8).reshape(height, width, 3) for b in reader]
+    return list(video_frames(path))
 
 
 @pytest.mark.parametrize("size", [64, 128, 256, 512])

@@ -83,7 +83,8 @@ class Verdict:
         }
 
 
-def _video_frames(path: Path, max_frames: int) -> Iterator[np.ndarray]:
+def video_frames(path: Path, max_frames: Optional[int] = None) -> Iterator[np.ndarray]:
+    """A video's frames, uint8 [H, W, 3], decoded one at a time by the ffmpeg imageio-ffmpeg ships."""
     import imageio_ffmpeg
 
     try:
@@ -95,7 +96,7 @@ def _video_frames(path: Path, max_frames: int) -> Iterator[np.ndarray]:
     width, height = meta["size"]
     try:
         for count, data in enumerate(reader):
-            if count >= max_frames:
+            if max_frames is not None and count >= max_frames:
                 break
             yield np.frombuffer(data, np.uint8).reshape(height, width, 3)
     finally:
@@ -128,9 +129,8 @@ def verify(path: Path, max_frames: int = MAX_FRAMES) -> Verdict:
         raise Unreadable(f"is a damaged image ({err})") from err
     folder = watermark.Folder()
     marked = 0
-    for frame in _video_frames(path, max_frames):
-        marked += int(watermark.read_mark([frame]).marked)
-        folder.add(frame)
+    for frame in video_frames(path, max_frames):
+        marked += int(folder.add(frame).marked)
     if folder.frames == 0:
         raise Unreadable("holds no decodable frame")
     return Verdict(path, "video", folder.read(), marked, statement.read_video_statement(path))

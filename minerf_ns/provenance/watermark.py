@@ -95,10 +95,15 @@ def fold(image: np.ndarray, tile: int) -> np.ndarray:
     return padded.reshape(padded.shape[0] // tile, tile, padded.shape[1] // tile, tile).sum(axis=(0, 2))
 
 
-def _correlation(folded: np.ndarray, pattern: np.ndarray, chip: int) -> np.ndarray:
-    """Cyclic cross-correlation of a folded residual with a chip pattern at every shift, [tile, tile]."""
-    kernel = np.kron(pattern, np.ones((chip, chip)))
-    return np.fft.irfft2(np.fft.rfft2(folded) * np.conj(np.fft.rfft2(kernel)), s=folded.shape)
+_KERNEL_SPECTRA: Dict[int, np.ndarray] = {}
+
+
+def _correlations(folded: np.ndarray, chip: int) -> np.ndarray:
+    """Cyclic cross-correlation of a folded residual with each of the three patterns at every shift, [3, tile, tile]
+    (the patterns' spectra are computed once per chip size)."""
+    if chip not in _KERNEL_SPECTRA:
+        _KERNEL_SPECTRA[chip] = np.conj(np.fft.rfft2(np.kron(PATTERNS, np.ones((1, chip, chip)))))
+    return np.fft.irfft2(np.fft.rfft2(folded)[None] * _KERNEL_SPECTRA[chip], s=folded.shape)
 
 
 def _z(values: np.ndarray, at: Tuple[int, ...]) -> float:
@@ -137,32 +142,40 @@ class Folder:
         self.folded: Dict[int, np.ndarray] = {}
         self.frames = 0
 
-    def add(self, frame: np.ndarray) -> None:
+    def add(self, frame: np.ndarray) -> Reading:
+        """Fold ``frame`` in; returns what the frame alone reads (its folded residual is computed once for both)."""
         self.frames += 1
+        parts = {}
         for chip in self.chips:
             tile = CHIPS * chip
             if min(frame.shape[:2]) >= tile:
-                part = fold(weighted_residual(frame, chip), tile)
-                self.folded[chip] = part if chip not in self.folded else self.folded[chip] + part
+                parts[chip] = fold(weighted_residual(frame, chip), tile)
+                self.folded[chip] = parts[chip] if chip not in self.folded else self.folded[chip] + parts[chip]
+        return _best(parts, 1)
 
     def read(self) -> Reading:
-        """The best chip size's reading (the highest sync peak)."""
-        readings = [self._read(chip, folded) for chip, folded in self.folded.items()]
-        return max(readings, key=lambda r: r.z, default=Reading(0.0, (0, 0), (0.0, 0.0), 0, self.frames))
+        """The best chip size's reading (the highest sync peak) of every frame added."""
+        return _best(self.folded, self.frames)
 
-    def _read(self, chip: int, folded: np.ndarray) -> Reading:
-        sync = _correlation(folded, PATTERNS[0], chip)
-        peak = np.unravel_index(int(np.argmax(sync)), sync.shape)
-        payload, byte_z = [], []
-        for pattern in PATTERNS[1:]:
-            values = _correlation(folded, pattern, chip)
-            rows = (peak[0] + chip * np.arange(CHIPS)) % folded.shape[0]
-            cols = (peak[1] + chip * np.arange(CHIPS)) % folded.shape[1]
-            candidates = values[np.ix_(rows, cols)]
-            best = np.unravel_index(int(np.argmax(candidates)), candidates.shape)
-            payload.append(int(best[0]) * 16 + int(best[1]))
-            byte_z.append(_z(candidates, best))
-        return Reading(_z(sync, peak), (payload[0], payload[1]), (byte_z[0], byte_z[1]), chip, self.frames)
+
+def _best(folded: Dict[int, np.ndarray], frames: int) -> Reading:
+    """The reading of the chip size whose sync peak is highest."""
+    readings = [_read(chip, part, frames) for chip, part in folded.items()]
+    return max(readings, key=lambda r: r.z, default=Reading(0.0, (0, 0), (0.0, 0.0), 0, frames))
+
+
+def _read(chip: int, folded: np.ndarray, frames: int) -> Reading:
+    sync, *bytes_ = _correlations(folded, chip)
+    peak = np.unravel_index(int(np.argmax(sync)), sync.shape)
+    payload, byte_z = [], []
+    for values in bytes_:
+        rows = (peak[0] + chip * np.arange(CHIPS)) % folded.shape[0]
+        cols = (peak[1] + chip * np.arange(CHIPS)) % folded.shape[1]
+        candidates = values[np.ix_(rows, cols)]
+        best = np.unravel_index(int(np.argmax(candidates)), candidates.shape)
+        payload.append(int(best[0]) * 16 + int(best[1]))
+        byte_z.append(_z(candidates, best))
+    return Reading(_z(sync, peak), (payload[0], payload[1]), (byte_z[0], byte_z[1]), chip, frames)
 
 
 def read_mark(frames: Iterable[np.ndarray], chips: Sequence[int] = CHIP_SIZES) -> Reading:
