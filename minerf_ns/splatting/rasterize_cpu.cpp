@@ -1,0 +1,165 @@
+// Front-to-back compositing of projected 2D Gaussians on the CPU, forward and backward, with gsplat 1.4's
+// conventions (pixel centres at +0.5, alpha = min(0.999, opacity * exp(power)), Gaussians with alpha < 1/255 skipped,
+// a pixel stops before the Gaussian that would take its transmittance to 1e-4 or below). Gaussians reach a tile
+// through a list sorted by tile and then depth (built in Python, splatting/tiles.py); tiles run in parallel (OpenMP).
+#include <torch/extension.h>
+#include <omp.h>
+#include <cmath>
+#include <vector>
+
+namespace {
+
+constexpr float kMinAlpha = 1.0f / 255.0f;
+constexpr float kMaxAlpha = 0.999f;
+constexpr float kMinTransmittance = 1e-4f;
+
+struct Tiles {
+  int64_t tile_size, tiles_x, tiles_y, width, height;
+};
+
+// alpha of Gaussian g at pixel centre (px, py); returns false when it is skipped; g_exp is exp(power).
+inline bool gaussian_alpha(const float* mean, const float* conic, float opacity, float px, float py, float& alpha,
+                           float& g_exp, float& dx, float& dy) {
+  dx = mean[0] - px;
+  dy = mean[1] - py;
+  const float power = -0.5f * (conic[0] * dx * dx + conic[2] * dy * dy) - conic[1] * dx * dy;
+  if (power > 0.0f) return false;
+  g_exp = std::exp(power);
+  alpha = std::min(kMaxAlpha, opacity * g_exp);
+  return alpha >= kMinAlpha;
+}
+
+}  // namespace
+
+// Returns colours [H, W, D], alphas [H, W], last [H, W] (int32: one past the list position of the pixel's last
+// composited Gaussian; the backward pass walks back from there) and the final transmittance [H, W] (kept as such:
+// 1 - alpha loses its digits where the pixel is nearly opaque, and the backward pass divides it back up).
+std::vector<torch::Tensor> forward(torch::Tensor means2d, torch::Tensor conics, torch::Tensor colors,
+                                   torch::Tensor opacities, torch::Tensor tile_offsets, torch::Tensor flatten_ids,
+                                   int64_t width, int64_t height, int64_t tile_size) {
+  const int64_t channels = colors.size(1);
+  const Tiles t{tile_size, (width + tile_size - 1) / tile_size, (height + tile_size - 1) / tile_size, width, height};
+  auto out_colors = torch::zeros({height, width, channels}, colors.options());
+  auto out_alphas = torch::zeros({height, width}, colors.options());
+  auto last = torch::zeros({height, width}, tile_offsets.options());
+  auto transmittance = torch::ones({height, width}, colors.options());
+  const float* m = means2d.data_ptr<float>();
+  const float* q = conics.data_ptr<float>();
+  const float* c = colors.data_ptr<float>();
+  const float* o = opacities.data_ptr<float>();
+  const int32_t* offsets = tile_offsets.data_ptr<int32_t>();
+  const int32_t* ids = flatten_ids.data_ptr<int32_t>();
+  float* oc = out_colors.data_ptr<float>();
+  float* oa = out_alphas.data_ptr<float>();
+  int32_t* ol = last.data_ptr<int32_t>();
+  float* ot = transmittance.data_ptr<float>();
+  const int64_t num_tiles = t.tiles_x * t.tiles_y;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t tile = 0; tile < num_tiles; ++tile) {
+    const int64_t x0 = (tile % t.tiles_x) * tile_size, y0 = (tile / t.tiles_x) * tile_size;
+    const int32_t start = offsets[tile], end = offsets[tile + 1];
+    std::vector<float> acc(channels);
+    for (int64_t y = y0; y < std::min(y0 + tile_size, height); ++y) {
+      for (int64_t x = x0; x < std::min(x0 + tile_size, width); ++x) {
+        const float px = x + 0.5f, py = y + 0.5f;
+        float T = 1.0f;
+        int32_t stop = start;
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int32_t k = start; k < end; ++k) {
+          const int32_t g = ids[k];
+          float alpha, g_exp, dx, dy;
+          if (!gaussian_alpha(m + 2 * g, q + 3 * g, o[g], px, py, alpha, g_exp, dx, dy)) continue;
+          const float next_T = T * (1.0f - alpha);
+          if (next_T <= kMinTransmittance) break;
+          const float w = alpha * T;
+          for (int64_t d = 0; d < channels; ++d) acc[d] += c[g * channels + d] * w;
+          T = next_T;
+          stop = k + 1;
+        }
+        const int64_t pix = y * width + x;
+        for (int64_t d = 0; d < channels; ++d) oc[pix * channels + d] = acc[d];
+        oa[pix] = 1.0f - T;
+        ol[pix] = stop;
+        ot[pix] = T;
+      }
+    }
+  }
+  return {out_colors, out_alphas, last, transmittance};
+}
+
+// Gradients of the forward pass's inputs from those of its outputs: means2d [N, 2], conics [N, 3], colors [N, D],
+// opacities [N]. Each thread accumulates into its own buffers (a Gaussian spans tiles of several threads).
+std::vector<torch::Tensor> backward(torch::Tensor means2d, torch::Tensor conics, torch::Tensor colors,
+                                    torch::Tensor opacities, torch::Tensor tile_offsets, torch::Tensor flatten_ids,
+                                    int64_t width, int64_t height, int64_t tile_size, torch::Tensor transmittance,
+                                    torch::Tensor last, torch::Tensor v_colors_out, torch::Tensor v_alphas_out) {
+  const int64_t n = means2d.size(0), channels = colors.size(1);
+  const Tiles t{tile_size, (width + tile_size - 1) / tile_size, (height + tile_size - 1) / tile_size, width, height};
+  const int threads = omp_get_max_threads();
+  auto v_means = torch::zeros({threads, n, 2}, means2d.options());
+  auto v_conics = torch::zeros({threads, n, 3}, conics.options());
+  auto v_colors = torch::zeros({threads, n, channels}, colors.options());
+  auto v_opac = torch::zeros({threads, n}, opacities.options());
+  const float* m = means2d.data_ptr<float>();
+  const float* q = conics.data_ptr<float>();
+  const float* c = colors.data_ptr<float>();
+  const float* o = opacities.data_ptr<float>();
+  const int32_t* offsets = tile_offsets.data_ptr<int32_t>();
+  const int32_t* ids = flatten_ids.data_ptr<int32_t>();
+  const float* ot = transmittance.data_ptr<float>();
+  const int32_t* ol = last.data_ptr<int32_t>();
+  const float* vc = v_colors_out.data_ptr<float>();
+  const float* va = v_alphas_out.data_ptr<float>();
+  const int64_t num_tiles = t.tiles_x * t.tiles_y;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t tile = 0; tile < num_tiles; ++tile) {
+    const int thread = omp_get_thread_num();
+    float* gm = v_means.data_ptr<float>() + thread * n * 2;
+    float* gq = v_conics.data_ptr<float>() + thread * n * 3;
+    float* gc = v_colors.data_ptr<float>() + thread * n * channels;
+    float* go = v_opac.data_ptr<float>() + thread * n;
+    const int64_t x0 = (tile % t.tiles_x) * tile_size, y0 = (tile / t.tiles_x) * tile_size;
+    const int32_t start = offsets[tile];
+    std::vector<float> behind(channels);
+    for (int64_t y = y0; y < std::min(y0 + tile_size, height); ++y) {
+      for (int64_t x = x0; x < std::min(x0 + tile_size, width); ++x) {
+        const int64_t pix = y * width + x;
+        const float px = x + 0.5f, py = y + 0.5f;
+        const float T_final = ot[pix];
+        float T = T_final;  // transmittance behind the Gaussian being visited
+        std::fill(behind.begin(), behind.end(), 0.0f);  // colour composited behind it, sum_k c_k alpha_k T_k
+        const float* v_c = vc + pix * channels;
+        const float v_a = va[pix];
+        for (int32_t k = ol[pix] - 1; k >= start; --k) {
+          const int32_t g = ids[k];
+          float alpha, g_exp, dx, dy;
+          if (!gaussian_alpha(m + 2 * g, q + 3 * g, o[g], px, py, alpha, g_exp, dx, dy)) continue;
+          const float one_minus = 1.0f - alpha;
+          T /= one_minus;  // now the transmittance in front of g
+          const float w = alpha * T;
+          float v_alpha = v_a * T_final / one_minus;
+          for (int64_t d = 0; d < channels; ++d) {
+            const float col = c[g * channels + d];
+            gc[g * channels + d] += w * v_c[d];
+            v_alpha += v_c[d] * (col * T - behind[d] / one_minus);
+            behind[d] += col * w;
+          }
+          if (o[g] * g_exp > kMaxAlpha) continue;  // clamped alpha: no gradient to opacity or shape
+          go[g] += v_alpha * g_exp;
+          const float v_power = v_alpha * o[g] * g_exp;
+          gq[3 * g + 0] += -0.5f * dx * dx * v_power;
+          gq[3 * g + 1] += -dx * dy * v_power;
+          gq[3 * g + 2] += -0.5f * dy * dy * v_power;
+          gm[2 * g + 0] += v_power * (-q[3 * g + 0] * dx - q[3 * g + 1] * dy);
+          gm[2 * g + 1] += v_power * (-q[3 * g + 2] * dy - q[3 * g + 1] * dx);
+        }
+      }
+    }
+  }
+  return {v_means.sum(0), v_conics.sum(0), v_colors.sum(0), v_opac.sum(0)};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
+  module.def("forward", &forward, "Composite sorted 2D Gaussians per tile (CPU)");
+  module.def("backward", &backward, "Gradients of forward (CPU)");
+}
