@@ -18,7 +18,7 @@ SOURCE = Path(__file__).with_name("rasterize_cpu.cpp")
 NAME = "minerf_rasterize_cpu"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load() -> Optional[ModuleType]:
     """The compiled compositor, built on first use; None (with a warning) when it cannot be built."""
     # Importing it logs that no CUDA runtime exists, which is expected on a CPU machine.
@@ -34,7 +34,8 @@ def load() -> Optional[ModuleType]:
             verbose=False,
         )
     except Exception as error:  # no compiler, no ninja, a read-only cache: fall back, say so once
-        warnings.warn(f"the CPU Gaussian compositor did not build ({error}); using the slow dense reference")
+        message = f"the CPU Gaussian compositor did not build ({error}); using the slow dense reference"
+        warnings.warn(message, stacklevel=2)
         return None
 
 
