@@ -79,3 +79,11 @@ def composite_colour(
 ) -> Float[Tensor, "R 3"]:
     """The colour of rays from their samples' weights and colours, the last sample's colour being the background."""
     return (weights[:, :-1] * rgb[:, :-1]).sum(dim=1) + weights[:, -1] * background.to(rgb)
+
+
+def over_background(
+    colour: Float[Tensor, "*bs 3"], alpha: Float[Tensor, "*bs 1"], background: Float[Tensor, "*bs 3"]
+) -> Float[Tensor, "*bs 3"]:
+    """A splatted head (colour already weighted by its opacity, alpha its coverage) over the frame's background: the
+    same rule as the background sample above, for geometries that render whole images."""
+    return colour + (1.0 - alpha) * background.to(colour)

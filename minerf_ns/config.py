@@ -1,17 +1,18 @@
 """The registered methods: `mi-nerf` (the paper's network, rays, samples and learning-rate schedule; our batches and
 loss scale, README "Differences from the paper"), `mi-nerf-small` (the paper's MLP sized for a CPU),
-`mi-nerf-fast` (tri-plane geometry) and `mi-nerf-fast-gpu` (the same sized for a GPU); one model, two geometries."""
+`mi-nerf-fast` (tri-plane geometry), `mi-nerf-fast-gpu` (the same sized for a GPU) and `mi-gaussians` (3D Gaussians
+on the face mesh, whole frames); one model, three geometries."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
 from dataparsers.minerf_dataparser import MiNerfDataParserConfig
-from minerf_ns.datamanager import MiNerfDataManagerConfig
-from minerf_ns.geometry import MlpGeometryConfig, TriplaneGeometryConfig
+from minerf_ns.datamanager import MiImageDataManagerConfig, MiNerfDataManagerConfig
+from minerf_ns.geometry import GaussianGeometryConfig, MlpGeometryConfig, TriplaneGeometryConfig
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
 from minerf_ns.model import MiNerfModelConfig
-from minerf_ns.optimizer_groups import CODES, FIELDS, GRIDS
+from minerf_ns.optimizer_groups import CODES, FIELDS, GAUSSIAN_GROUPS, GRIDS
 from minerf_ns.pipeline import MiNerfPipelineConfig
 from minerf_ns.scheduler import FloatExponentialDecaySchedulerConfig
 from minerf_ns.training import MiNerfTrainerConfig
@@ -41,9 +42,12 @@ def make_trainer_config(
     eval_every: int,
     lr: float = 5e-4,
     group_lrs: Optional[Dict[str, float]] = None,
+    whole_images: bool = False,
 ) -> MiNerfTrainerConfig:
     """A complete trainer config: Adam groups "fields" and "codes" at ``lr`` (``group_lrs`` overrides them or adds the
-    groups of other geometries), each decaying exponentially to a tenth over the run."""
+    groups of other geometries), each decaying exponentially to a tenth over the run. ``whole_images``: one frame a
+    step (geometries that render images) instead of rays."""
+    datamanager = MiImageDataManagerConfig if whole_images else MiNerfDataManagerConfig
     groups = {FIELDS: lr, CODES: lr, **(group_lrs or {})}
     return MiNerfTrainerConfig(
         method_name=method_name,
@@ -54,7 +58,7 @@ def make_trainer_config(
         max_num_iterations=max_iterations,
         mixed_precision=False,
         pipeline=MiNerfPipelineConfig(
-            datamanager=MiNerfDataManagerConfig(
+            datamanager=datamanager(
                 dataparser=MiNerfDataParserConfig(),
                 train_num_rays_per_batch=rays,
                 eval_num_rays_per_batch=rays,
@@ -149,10 +153,30 @@ mi_nerf_fast_gpu_method = MethodSpecification(
     description="mi-nerf-fast sized for a GPU: 8192 rays a batch, tri-planes up to 256 x 16 channels, 32 + 48 samples.",
 )
 
+GAUSSIAN_ITERATIONS = 2_000
+GAUSSIAN_LRS = dict(zip(GAUSSIAN_GROUPS, (2e-4, 5e-3, 1e-3, 5e-2, 1e-2, 1e-2)))
+"""Learning rates of the Gaussians' attributes (position offsets in metres, log scales, rotations, opacity and colour
+logits, features): splatting's usual rates for a head-sized scene."""
+
+mi_gaussians_method = MethodSpecification(
+    config=make_trainer_config(
+        "mi-gaussians",
+        GAUSSIAN_ITERATIONS,
+        1024,
+        MiNerfModelConfig(geometry=GaussianGeometryConfig(), loss_coefficients=ONE_PASS),
+        eval_every=500,
+        lr=2e-3,
+        group_lrs=GAUSSIAN_LRS,
+        whole_images=True,
+    ),
+    description="MI-NeRF's conditioning on 3D Gaussians bound to the face mesh, whole frames splatted (gsplat on GPU).",
+)
+
 METHODS = {
     "mi-nerf": mi_nerf_method,
     "mi-nerf-small": mi_nerf_small_method,
     "mi-nerf-fast": mi_nerf_fast_method,
     "mi-nerf-fast-gpu": mi_nerf_fast_gpu_method,
+    "mi-gaussians": mi_gaussians_method,
 }
 """The registered methods by name (what pyproject.toml's entry points name)."""

@@ -61,6 +61,8 @@ BACKGROUND = "bg"
 HEAD_BOX = "head_box"
 """Dataset item: the frame's head box, bool [H, W, 1] (95% of the training rays are drawn inside it; the metrics'
 head box)."""
+PIXEL_WEIGHT = "pixel_weight"
+"""Whole-image batch: each pixel's share of the loss, float [H, W, 1] summing to 1 (the head-box sampler's odds)."""
 CONDITION = "condition"
 """Ray metadata inside the model: the per-ray condition [M(e, i), l]."""
 UNSEEN_FRAME = -1

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple, Type
 
+import torch
 import tyro
+from torch import Tensor
 
 from dataparsers.head_dataset import HeadDataset
 from dataparsers.minerf_dataparser import MiNerfDataParserConfig
-from minerf_ns.contract import BACKGROUND
-from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
+from minerf_ns.contract import BACKGROUND, HEAD_BOX, PIXEL_WEIGHT
+from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig, pixel_weights
+from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
 from nerfstudio.data.pixel_samplers import PixelSamplerConfig
@@ -83,3 +86,39 @@ class MiNerfDataManager(VanillaDataManager[HeadDataset]):
         ray_bundle, batch = super().next_eval(step)
         self._attach_background(ray_bundle, batch)
         return ray_bundle, batch
+
+
+@dataclass
+class MiImageDataManagerConfig(MiNerfDataManagerConfig):
+    """Whole frames, one a step, for geometries that render images (``mi-gaussians``): the same dataparser, image
+    cache and budget; the head box weights the loss as the ray sampler's odds would."""
+
+    _target: Type = field(default_factory=lambda: MiImageDataManager)
+
+
+class MiImageDataManager(MiNerfDataManager):
+    """Yields one cached frame a step: its camera (the frame's condition inputs and background in its metadata) and
+    the frame's image, head box and per-pixel loss weights."""
+
+    config: MiImageDataManagerConfig
+
+    def _one_frame(self, image_batch: Dict, dataset: HeadDataset) -> Tuple[Cameras, Dict]:
+        k = int(torch.randint(len(image_batch["image_idx"]), (1,)))
+        batch = {key: value[k] for key, value in image_batch.items() if isinstance(value, Tensor)}
+        index = int(batch["image_idx"])
+        camera = dataset.cameras[index : index + 1].to(self.device)
+        assert camera.metadata is not None
+        camera.metadata[BACKGROUND] = batch[BACKGROUND].to(self.device).float()[None] / 255.0
+        in_box = self.config.pixel_sampler.in_box_fraction  # type: ignore[attr-defined]
+        batch[PIXEL_WEIGHT] = pixel_weights(batch[HEAD_BOX], in_box)
+        return camera, batch
+
+    def next_train(self, step: int) -> Tuple[Cameras, Dict]:  # type: ignore[override]
+        self.train_count += 1
+        assert self.train_dataset is not None
+        return self._one_frame(next(self.iter_train_image_dataloader), self.train_dataset)
+
+    def next_eval(self, step: int) -> Tuple[Cameras, Dict]:  # type: ignore[override]
+        self.eval_count += 1
+        assert self.eval_dataset is not None
+        return self._one_frame(next(self.iter_eval_image_dataloader), self.eval_dataset)

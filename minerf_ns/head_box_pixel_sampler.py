@@ -8,6 +8,8 @@ from typing import Dict, Optional, Type
 
 import torch
 import tyro
+from jaxtyping import Bool, Float
+from torch import Tensor
 
 from minerf_ns.contract import HEAD_BOX
 from nerfstudio.data.pixel_samplers import PixelSampler, PixelSamplerConfig
@@ -87,3 +89,15 @@ class HeadBoxPixelSampler(PixelSampler):
         if keep_full_image:
             collated["full_image"] = batch["image"]
         return collated
+
+
+def pixel_weights(head_box: Bool[Tensor, "H W 1"], in_box_fraction: float) -> Float[Tensor, "H W 1"]:
+    """How often the sampler above draws each pixel of one frame, as weights summing to 1: ``in_box_fraction`` spread
+    over the head box and the rest over the whole image. A whole-image loss weighted by them is the ray loss's
+    expectation (the Gaussian geometry trains on whole images)."""
+    box = head_box.float()
+    inside = float(box.sum())
+    anywhere = torch.full_like(box, (1.0 - in_box_fraction) / box.numel())
+    if inside == 0:
+        return torch.full_like(box, 1.0 / box.numel())
+    return anywhere + box * (in_box_fraction / inside)

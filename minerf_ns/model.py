@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Literal, Optional, Tuple, Type
+from typing import Any, Dict, List, Literal, Optional, Tuple, Type, Union
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,7 @@ from minerf_ns.contract import (
     HEAD_BOX,
     IDENTITY,
     NO_SOURCE_FRAME,
+    PIXEL_WEIGHT,
     SOURCE_FRAME,
     Condition,
 )
@@ -157,7 +158,9 @@ class MiNerfModel(Model):
             self.config.interaction_degree,
             frozen_interaction=self.config.freeze_interaction,
         )
-        self.geometry = self.config.geometry.setup(condition_dim=self.conditioning.out_dim, aabb=self.scene_box.aabb)
+        self.geometry = self.config.geometry.setup(
+            condition_dim=self.conditioning.out_dim, aabb=self.scene_box.aabb, expression_dim=catalogue.expression_dim
+        )
         self.collider = NearFarCollider(near_plane=catalogue.near, far_plane=catalogue.far)
         self.metrics = ImageMetrics()
         self.viewer_controls = ViewerControls(catalogue)
@@ -227,7 +230,14 @@ class MiNerfModel(Model):
         return groups
 
     # ------------------------------------------------------------------------------------------------- rendering
-    def get_outputs(self, ray_bundle: RayBundle) -> Dict[str, Any]:
+    def forward(self, ray_bundle: Union[RayBundle, Cameras]) -> Dict[str, Any]:
+        if isinstance(ray_bundle, Cameras):  # a whole frame (geometries that render images): no rays to clip
+            return self.get_outputs(ray_bundle)
+        return super().forward(ray_bundle)
+
+    def get_outputs(self, ray_bundle: Union[RayBundle, Cameras]) -> Dict[str, Any]:
+        if isinstance(ray_bundle, Cameras):
+            return self.get_image_outputs(ray_bundle)
         meta = ray_bundle.metadata
         assert meta is not None and (EXPRESSION in meta or CONDITION in meta), "rays carry no expression metadata"
         if CONDITION in meta:  # a whole image's rays, its condition computed once (get_outputs_for_camera)
@@ -246,11 +256,34 @@ class MiNerfModel(Model):
             outputs["regularizers"] = self.geometry.regularizers()
         return outputs
 
+    def get_image_outputs(self, camera: Cameras) -> Dict[str, Any]:
+        """A whole frame from a camera carrying its condition inputs and background (``MiImageDataManager``)."""
+        assert camera.metadata is not None and BACKGROUND in camera.metadata, "the camera carries no frame metadata"
+        meta = {k: v.to(self.device) for k, v in camera.metadata.items()}
+        own = {k: v.reshape(-1, v.shape[-1])[:1] for k, v in meta.items() if k in CAMERA_CONDITION_KEYS}
+        condition = self.conditioning(own)
+        background = meta[BACKGROUND].reshape(meta[BACKGROUND].shape[-3:])
+        outputs: Dict[str, Any] = self.geometry.render_camera(
+            camera, condition.vector[0], own[EXPRESSION][0], background
+        )
+        outputs["identity_norm"] = condition.identity_norm
+        outputs["latent_norm"] = condition.latent_norm
+        if self.training:
+            outputs["regularizers"] = self.geometry.regularizers()
+        return outputs
+
     def get_loss_dict(self, outputs, batch, metrics_dict=None) -> Dict[str, Tensor]:
         image = batch["image"][..., :3].to(outputs["rgb"].device)
         final = self.geometry.pass_names[-1]
+        weights = batch.get(PIXEL_WEIGHT)  # a whole frame: each pixel at the head-box sampler's odds
+
+        def error(rendered: Tensor) -> Tensor:
+            if weights is None:
+                return F.mse_loss(rendered, image)
+            return ((rendered - image) ** 2).mean(-1, keepdim=True).mul(weights.to(image)).sum()
+
         colour = {
-            f"rgb_loss_{name}": F.mse_loss(outputs["rgb" if name == final else f"rgb_{name}"], image)
+            f"rgb_loss_{name}": error(outputs["rgb" if name == final else f"rgb_{name}"])
             for name in self.geometry.supervised_passes
         }
         losses = misc.scale_dict(colour, self.config.loss_coefficients)
@@ -294,13 +327,16 @@ class MiNerfModel(Model):
         own = {k: v.reshape(-1, v.shape[-1])[:1] for k, v in camera.metadata.items() if k in CAMERA_CONDITION_KEYS}
         vector = self.conditioning(own)
         camera.metadata = {k: v for k, v in camera.metadata.items() if k not in CAMERA_CONDITION_KEYS}
-        rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
-        height, width = rays.origins.shape[:2]
-        assert rays.metadata is not None
-        rays.metadata[CONDITION] = vector.vector.view(1, 1, -1).expand(height, width, -1)
-        background = self.catalogue.frame_background(identity, row, height, width)
-        rays.metadata[BACKGROUND] = background.to(self.device).float() / 255.0
-        outputs = self.get_outputs_for_camera_ray_bundle(rays)
+        height, width = int(camera.height.reshape(-1)[0]), int(camera.width.reshape(-1)[0])
+        background = self.catalogue.frame_background(identity, row, height, width).to(self.device).float() / 255.0
+        if self.geometry.renders_images:
+            outputs = self.geometry.render_camera(camera, vector.vector[0], own[EXPRESSION][0], background)
+        else:
+            rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
+            assert rays.metadata is not None
+            rays.metadata[CONDITION] = vector.vector.view(1, 1, -1).expand(height, width, -1)
+            rays.metadata[BACKGROUND] = background
+            outputs = self.get_outputs_for_camera_ray_bundle(rays)
         if self.viewer_controls.active:
             self.viewer_controls.rendered()
         return outputs

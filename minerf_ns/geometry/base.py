@@ -5,7 +5,8 @@ background colours into named rendering passes (``compositing.Composite``), the 
 how rays are sampled (uniform + PDF, a proposal pass, ...) and what field is evaluated. The model supervises the
 passes listed in ``supervised_passes`` and adds the geometry's ``regularizers()`` to the loss. A new geometry (e.g.
 Gaussians) is a new ``GeometryConfig`` subclass and its ``Geometry``; the model and the other geometries stay as
-they are.
+they are. A geometry that renders whole images instead of rays (``renders_images``: the Gaussians) implements
+``render_camera``; the model then hands it cameras, in training too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from minerf_ns.compositing import Composite, composite
 from minerf_ns.contract import CONDITION
 from minerf_ns.encodings import PaperPositionalEncoding
 from minerf_ns.optimizer_groups import FIELDS
+from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle, RaySamples
 from nerfstudio.configs.base_config import InstantiateConfig
 from nerfstudio.field_components.field_heads import FieldHeadNames
@@ -43,6 +45,7 @@ class Geometry(nn.Module):
         config: the geometry's settings.
         condition_dim: size of the per-ray condition [M(e, i), l].
         aabb: [2, 3] the scene box around the head.
+        expression_dim: size of the frames' expression vectors (a geometry bound to the face model reads it).
     """
 
     config: GeometryConfig
@@ -50,13 +53,26 @@ class Geometry(nn.Module):
     """Names of the passes ``forward`` returns, in order; the last one is the image."""
     supervised_passes: Tuple[str, ...] = ()
     """The passes whose colour the loss compares with the frame."""
+    renders_images: bool = False
+    """True for a geometry that renders a camera's whole image at once (``render_camera``), not rays."""
 
-    def __init__(self, config: GeometryConfig, condition_dim: int, aabb: Tensor) -> None:
+    def __init__(self, config: GeometryConfig, condition_dim: int, aabb: Tensor, expression_dim: int = 0) -> None:
         super().__init__()
         self.config = config
 
     def forward(self, rays: RayBundle, background: Float[Tensor, "R 3"]) -> Dict[str, Composite]:
         """Render ``rays`` (metadata: ``CONDITION`` [R, C]) over ``background``: one Composite per pass name."""
+        raise NotImplementedError
+
+    def render_camera(
+        self,
+        camera: Cameras,
+        condition: Float[Tensor, " C"],
+        expression: Optional[Float[Tensor, " E"]],
+        background: Float[Tensor, "H W 3"],
+    ) -> Dict[str, Tensor]:
+        """A whole image of one camera (geometries with ``renders_images``): ``rgb`` over ``background``,
+        ``accumulation`` and ``depth``, each [H, W, *]."""
         raise NotImplementedError
 
     def parameter_groups(self) -> Dict[str, List[nn.Parameter]]:

@@ -104,8 +104,8 @@ class MlpGeometry(Geometry):
     pass_names = ("coarse", "fine")
     supervised_passes = ("coarse", "fine")
 
-    def __init__(self, config: MlpGeometryConfig, condition_dim: int, aabb: Tensor) -> None:
-        super().__init__(config, condition_dim, aabb)
+    def __init__(self, config: MlpGeometryConfig, condition_dim: int, aabb: Tensor, expression_dim: int = 0) -> None:
+        super().__init__(config, condition_dim, aabb, expression_dim)
         settings = dict(
             condition_dim=condition_dim,
             num_layers=config.num_layers,

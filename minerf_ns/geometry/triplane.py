@@ -169,8 +169,10 @@ class TriplaneGeometry(Geometry):
     pass_names = ("fine",)
     supervised_passes = ("fine",)
 
-    def __init__(self, config: TriplaneGeometryConfig, condition_dim: int, aabb: Tensor) -> None:
-        super().__init__(config, condition_dim, aabb)
+    def __init__(
+        self, config: TriplaneGeometryConfig, condition_dim: int, aabb: Tensor, expression_dim: int = 0
+    ) -> None:
+        super().__init__(config, condition_dim, aabb, expression_dim)
         self.field = TriplaneField(
             condition_dim,
             aabb,
