@@ -11,7 +11,7 @@ from dataparsers.minerf_dataparser import MiNerfDataParserConfig
 from minerf_ns.datamanager import MiImageDataManagerConfig, MiNerfDataManagerConfig
 from minerf_ns.geometry import GaussianGeometryConfig, MlpGeometryConfig, TriplaneGeometryConfig
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig
-from minerf_ns.model import MiNerfModelConfig
+from minerf_ns.model import MiImageModelConfig, MiNerfModelConfig
 from minerf_ns.optimizer_groups import CODES, FIELDS, GAUSSIAN_GROUPS, GRIDS
 from minerf_ns.pipeline import MiNerfPipelineConfig
 from minerf_ns.scheduler import FloatExponentialDecaySchedulerConfig
@@ -163,7 +163,7 @@ mi_gaussians_method = MethodSpecification(
         "mi-gaussians",
         GAUSSIAN_ITERATIONS,
         1024,
-        MiNerfModelConfig(geometry=GaussianGeometryConfig(), loss_coefficients=ONE_PASS),
+        MiImageModelConfig(geometry=GaussianGeometryConfig(), loss_coefficients=ONE_PASS),
         eval_every=500,
         lr=2e-3,
         group_lrs=GAUSSIAN_LRS,

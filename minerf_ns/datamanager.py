@@ -94,6 +94,14 @@ class MiImageDataManagerConfig(MiNerfDataManagerConfig):
     cache and budget; the head box weights the loss as the ray sampler's odds would."""
 
     _target: Type = field(default_factory=lambda: MiImageDataManager)
+    in_box_fraction: float = HeadBoxPixelSamplerConfig.in_box_fraction
+    """Share of the loss on the head box's pixels; the rest is spread over the whole frame (the ray sampler's odds)."""
+    pixel_sampler: tyro.conf.Suppress[PixelSamplerConfig] = field(default_factory=HeadBoxPixelSamplerConfig)
+    """Not an option: whole frames, no rays are sampled."""
+    train_num_rays_per_batch: tyro.conf.Suppress[int] = 1024
+    """Not an option: one whole frame a step."""
+    eval_num_rays_per_batch: tyro.conf.Suppress[int] = 1024
+    """Not an option: one whole frame a step."""
 
 
 class MiImageDataManager(MiNerfDataManager):
@@ -109,8 +117,7 @@ class MiImageDataManager(MiNerfDataManager):
         camera = dataset.cameras[index : index + 1].to(self.device)
         assert camera.metadata is not None
         camera.metadata[BACKGROUND] = batch[BACKGROUND].to(self.device).float()[None] / 255.0
-        in_box = self.config.pixel_sampler.in_box_fraction  # type: ignore[attr-defined]
-        batch[PIXEL_WEIGHT] = pixel_weights(batch[HEAD_BOX], in_box)
+        batch[PIXEL_WEIGHT] = pixel_weights(batch[HEAD_BOX], self.config.in_box_fraction)
         return camera, batch
 
     def next_train(self, step: int) -> Tuple[Cameras, Dict]:  # type: ignore[override]

@@ -97,6 +97,14 @@ class MiNerfModelConfig(ModelConfig):
         self.__dict__.update(upgrade_model_config(state))
 
 
+@dataclass
+class MiImageModelConfig(MiNerfModelConfig):
+    """MI-NeRF with a geometry that renders whole images (``mi-gaussians``)."""
+
+    eval_num_rays_per_chunk: tyro.conf.Suppress[int] = 4096
+    """Not an option: whole images are rendered at once, not in chunks of rays."""
+
+
 class LegacyFastModelConfig(MiNerfModelConfig):
     """Loads an old ``mi-nerf-fast`` model config (``minerf_ns.fast_model.MiNerfFastModelConfig``) as the current
     config with a tri-plane geometry."""

@@ -12,7 +12,7 @@ from typing import Callable, Dict, Optional, Sequence
 
 import torch
 
-from minerf_ns.optimizer_groups import CODES, GRIDS
+from minerf_ns.optimizer_groups import CODES, FIELDS, GAUSSIAN_GROUPS, GRIDS
 from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackLocation
 
 
@@ -69,7 +69,8 @@ def personalization_config(
     grid_lr: Optional[float] = None,
 ):
     """A copy of a trained run's ``config`` that fine-tunes it (paper sec. 3.4): on ``identities`` of ``data`` (default:
-    the run's own data), the network at ``lr`` (a tri-plane geometry's grids at ``grid_lr`` when given) with the
+    the run's own data), the network at ``lr`` (a tri-plane geometry's grids at ``grid_lr`` when given; a Gaussian
+    geometry's attributes at their trained rates times lr / the network's trained rate) with the
     interaction module frozen, the codes at ``code_lr``; each schedule decays to a tenth of its rate. Its output
     folder, iterations and seed are left to ``configure_run``."""
     new = copy.deepcopy(config)
@@ -80,8 +81,12 @@ def personalization_config(
     new.pipeline.model.freeze_interaction = True
     new.load_dir = None
     new.load_checkpoint = None
+    # The Gaussians' attributes keep their rates relative to the network's (the network's trained rate -> lr).
+    attribute_scale = lr / config.optimizers[FIELDS]["optimizer"].lr
     for name, group in new.optimizers.items():
         rate = code_lr if name == CODES else grid_lr if name == GRIDS and grid_lr is not None else lr
+        if name in GAUSSIAN_GROUPS:
+            rate = group["optimizer"].lr * attribute_scale
         group["optimizer"].lr = rate
         group["scheduler"].lr_final = rate / 10
     return new

@@ -17,6 +17,7 @@ import torch
 import tyro
 
 from minerf_ns.config import METHODS
+from minerf_ns.optimizer_groups import GAUSSIAN_GROUPS
 from minerf_ns.training import configure_run, start_trainer
 
 NERFSTUDIO_TRAINER = {
@@ -64,15 +65,29 @@ TRIPLANE = {
                  "occupancy-conditions", "occupancy-every", "occupancy-resolution", "occupancy-threshold",
                  "plane-channels", "plane-gains", "plane-resolutions", "plane-tv-mult", "skip-empty-space")
 } | {"--pipeline.model.loss-coefficients.rgb-loss-fine"}  # fmt: skip
+GAUSSIANS = {
+    "--pipeline.model.geometry." + name
+    for name in ("feature-dim", "hidden-dim", "initial-opacity", "num-free-gaussians", "num-layers",
+                 "num-mesh-gaussians", "seed")
+} | {"--pipeline.model.loss-coefficients.rgb-loss-fine", "--pipeline.datamanager.in-box-fraction"}  # fmt: skip
+WHOLE_IMAGES_HIDE = {  # rays and their chunks: not options of a whole-image method
+    "--pipeline.datamanager.eval-num-rays-per-batch", "--pipeline.datamanager.train-num-rays-per-batch",
+    "--pipeline.datamanager.pixel-sampler.in-box-fraction", "--pipeline.datamanager.pixel-sampler.one-frame-per-batch",
+    "--pipeline.model.eval-num-rays-per-chunk", "--pipeline.model.geometry.direction-frequencies",
+}  # fmt: skip
 DATAPARSER = {"--data", "--near-margin", "--far-margin", "--scene-box-radius", "--default-background", "--background",
               "--identities", "--help"}  # fmt: skip
 
 
 def allowed(method: str) -> set[str]:
     """The options ``ns-train <method> --help`` may show."""
-    groups = ("fields", "codes") + (("grids",) if "fast" in method else ())
-    optimizers = {f"--optimizers.{group}.{option}" for group in groups for option in OPTIMIZER}
-    return NERFSTUDIO_TRAINER | DATAMANAGER | MODEL | optimizers | (TRIPLANE if "fast" in method else MLP)
+    gaussians = method == "mi-gaussians"
+    groups = ("fields", "codes") + (("grids",) if "fast" in method else GAUSSIAN_GROUPS if gaussians else ())
+    optimizers = {f"--optimizers.{group.replace('_', '-')}.{option}" for group in groups for option in OPTIMIZER}
+    common = NERFSTUDIO_TRAINER | DATAMANAGER | MODEL | optimizers
+    if gaussians:
+        return (common - WHOLE_IMAGES_HIDE) | GAUSSIANS
+    return common | (TRIPLANE if "fast" in method else MLP)
 
 
 def ns_train_help(*args: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from nerfstudio.plugins.registry import discover_methods
 from nerfstudio.plugins.registry_dataparser import discover_dataparsers
 
-METHODS = ("mi-nerf", "mi-nerf-small", "mi-nerf-fast", "mi-nerf-fast-gpu")
+METHODS = ("mi-nerf", "mi-nerf-small", "mi-nerf-fast", "mi-nerf-fast-gpu", "mi-gaussians")
 SCRIPTS = (
     "minerf-synth",
     "minerf-demo",
@@ -31,6 +31,7 @@ def test_entry_points_are_installed():
         "mi-nerf-small": "minerf_ns.config:mi_nerf_small_method",
         "mi-nerf-fast": "minerf_ns.config:mi_nerf_fast_method",
         "mi-nerf-fast-gpu": "minerf_ns.config:mi_nerf_fast_gpu_method",
+        "mi-gaussians": "minerf_ns.config:mi_gaussians_method",
     }
     assert parsers["mi-nerf-data"] == "dataparsers.minerf_dataparser:mi_nerf_dataparser"
     scripts = {ep.name for ep in entry_points(group="console_scripts")}
@@ -68,3 +69,11 @@ def test_nerfstudio_discovers_every_method_with_its_geometry_and_settings():
     assert (paper.position_frequencies, paper.direction_frequencies) == (10, 4)
     assert methods["mi-nerf-fast"].optimizers["grids"]["optimizer"].lr == 2e-2
     assert methods["mi-nerf-fast-gpu"].pipeline.model.geometry.plane_resolutions == (64, 128, 256)
+    gaussians = methods["mi-gaussians"]
+    assert gaussians.pipeline.datamanager.__class__.__name__ == "MiImageDataManagerConfig"
+    assert gaussians.pipeline.model.geometry.__class__.__name__ == "GaussianGeometryConfig"
+    splats = gaussians.pipeline.model.geometry
+    assert (splats.num_mesh_gaussians, splats.num_free_gaussians) == (16384, 4096)
+    assert set(gaussians.optimizers) == {"fields", "codes", "means", "scales", "quats", "opacities", "colours",
+                                         "gaussian_features"}  # fmt: skip
+    assert gaussians.optimizers["means"]["optimizer"].lr == 2e-4 and gaussians.max_num_iterations == 2000

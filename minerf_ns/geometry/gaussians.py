@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple, Type
 
 import torch
+import tyro
 from jaxtyping import Float
 from torch import Tensor, nn
 
@@ -41,6 +42,8 @@ class GaussianGeometryConfig(GeometryConfig):
     """3D Gaussians on the face mesh, deformed by the condition, splatted."""
 
     _target: Type = field(default_factory=lambda: GaussianGeometry)
+    direction_frequencies: tyro.conf.Suppress[int] = 4
+    """Not an option: a Gaussian's colour does not depend on the view direction."""
     num_mesh_gaussians: int = 16384
     """Gaussians bound to the ICT head's surface (area-uniform over the skin, mouth and eyes)."""
     num_free_gaussians: int = 4096

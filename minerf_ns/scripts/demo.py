@@ -48,9 +48,10 @@ class DemoCommand:
     """Frames per video; the last 10% are held out (default: 60 on a CPU, 100 on a GPU)."""
     image_size: Optional[int] = None
     """Frame width and height in pixels (default: 64 on a CPU, 256 on a GPU)."""
-    method: Optional[Literal["mi-nerf-fast", "mi-nerf-small", "mi-nerf-fast-gpu"]] = None
-    """Which variant to train: the tri-plane `mi-nerf-fast`, the paper's MLP at CPU size `mi-nerf-small`, or
-    `mi-nerf-fast-gpu` (default: mi-nerf-fast on a CPU, mi-nerf-fast-gpu on a GPU)."""
+    method: Optional[Literal["mi-nerf-fast", "mi-nerf-small", "mi-nerf-fast-gpu", "mi-gaussians"]] = None
+    """Which variant to train: the tri-plane `mi-nerf-fast`, the paper's MLP at CPU size `mi-nerf-small`,
+    `mi-nerf-fast-gpu`, or the Gaussians `mi-gaussians` (default: mi-nerf-fast on a CPU, mi-nerf-fast-gpu on a
+    GPU)."""
     iterations: Optional[int] = None
     """Training iterations (default: 600 on a CPU, where mi-nerf-fast takes about 0.15 s each on 2 cores; 3000 on a
     GPU)."""

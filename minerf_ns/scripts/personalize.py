@@ -43,7 +43,8 @@ class Personalize:
     """The first this many iterations fit only the identity and latent codes, the network frozen; then the network
     joins at --lr. Equal to --iterations: codes only."""
     lr: float = 1e-5
-    """Learning rate of the network (paper sec. 3.4: 1e-5); the interaction module stays frozen."""
+    """Learning rate of the network (paper sec. 3.4: 1e-5); the interaction module stays frozen. mi-gaussians: the
+    Gaussians' attributes move at their trained rates scaled by --lr / the network's trained rate."""
     code_lr: float = 2e-3
     """Learning rate of the identity and latent codes (a new identity's codes start from the mean)."""
     grid_lr: Optional[float] = None
