@@ -12,8 +12,8 @@ from typing import Callable, List, Sequence, TypeVar
 T = TypeVar("T")
 
 BIN = Path(sys.executable).parent
-CPU = ["--machine.device-type", "cpu", "--logging.local-writer.enable", "False",
-       "--pipeline.datamanager.train-num-rays-per-batch", "128"]  # fmt: skip
+MACHINE = ["--machine.device-type", "cpu", "--logging.local-writer.enable", "False"]
+CPU = MACHINE + ["--pipeline.datamanager.train-num-rays-per-batch", "128"]
 SMALL_SAMPLES = ["--pipeline.model.geometry.num-coarse-samples", "12",
                  "--pipeline.model.geometry.num-importance-samples", "12"]  # fmt: skip
 FAST = CPU + SMALL_SAMPLES
@@ -72,7 +72,8 @@ def train(data: Path, out: Path, *extra: str, iterations: int = 4, method: str =
         str(iterations),
     ]
     samples = SMALL_SAMPLES if method == "mi-nerf-small" else []
-    run("ns-train", method, *args, "--steps-per-save", save_every, *CPU, *samples, *extra, cwd=out.parent)
+    machine = MACHINE if method == "mi-gaussians" else CPU  # whole frames: no ray batch to size
+    run("ns-train", method, *args, "--steps-per-save", save_every, *machine, *samples, *extra, cwd=out.parent)
     configs = sorted(out.rglob("config.yml"), key=lambda p: p.stat().st_mtime)
     assert configs, f"ns-train wrote no config.yml under {out}"
     return configs[-1].parent
