@@ -54,6 +54,13 @@ def trained_two_of_three(synth_dataset, tmp_path_factory) -> Path:
     return train(synth_dataset[0], out, *fast, iterations=30, method="mi-nerf-fast")
 
 
+@pytest.fixture(scope="session")
+def trained_gaussians(train_dataset, tmp_path_factory) -> Path:
+    """The run folder of a 120-iteration `ns-train mi-gaussians` on ``train_dataset``."""
+    return train(train_dataset, tmp_path_factory.mktemp("gaussian-runs") / "outputs", iterations=120,
+                 method="mi-gaussians")  # fmt: skip
+
+
 def toy_voice(envelope: np.ndarray, fps: float, seed: int) -> np.ndarray:
     """Noise whose loudness follows ``envelope`` frame by frame (a stand-in for speech)."""
     rng = np.random.default_rng(seed)
@@ -78,7 +85,7 @@ def dataset_with_sound(train_dataset, tmp_path_factory) -> Path:
 
 CLI_CALLS = re.compile(r"\b(run|fails|fail_line|train|subprocess\.\w+|Popen)\(")
 """What launches a console script in these tests (``nerfstudio_cli``'s helpers, ``subprocess``)."""
-CLI_FIXTURES = {"trained", "trained_two_of_three", "dataset_with_sound", "browser"}
+CLI_FIXTURES = {"trained", "trained_two_of_three", "trained_gaussians", "dataset_with_sound", "browser"}
 """Fixtures built with ns-train (or beside one), and the headless browser: a test that uses them is slow too."""
 
 

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from nerfstudio_cli import run, together, train
+from nerfstudio_cli import run, together
 
 from minerf_ns.contract import VideoIntrinsics
 from minerf_ns.face.head_model import load_head_model
@@ -85,9 +85,8 @@ def test_the_whole_frame_loss_weights_pixels_at_the_ray_samplers_odds():
 
 
 @pytest.mark.cli
-def test_ns_train_ns_eval_ns_render_and_minerf_commands_take_a_gaussian_run(train_dataset, tmp_path):
-    run_dir = train(train_dataset, tmp_path / "outputs", iterations=120, method="mi-gaussians")
-    config = str(run_dir / "config.yml")
+def test_ns_eval_ns_render_and_minerf_commands_take_a_gaussian_run(trained_gaussians, tmp_path):
+    config = str(trained_gaussians / "config.yml")
     together(
         [
             lambda: run("ns-eval", "--load-config", config, "--output-path", str(tmp_path / "eval.json"), cwd=tmp_path),

@@ -203,3 +203,12 @@ def test_ns_viewer_controls_work_for_the_fast_variant(browser, trained_two_of_th
     with serving(args, tmp_path, port):
         change = check_identity_control_changes_render(browser, port)
     assert change > 0.01  # the same controls drive mi-nerf-fast's condition
+
+
+def test_ns_viewer_controls_work_for_the_gaussians(browser, trained_gaussians, tmp_path):
+    port = free_port()
+    args = ["ns-viewer", "--load-config", str(trained_gaussians / "config.yml"), "--viewer.websocket-port",
+            str(port), "--viewer.websocket-host", "127.0.0.1"]  # fmt: skip
+    with serving(args, tmp_path, port):
+        change = check_identity_control_changes_render(browser, port)
+    assert change > 0.01  # the same controls drive mi-gaussians' condition
