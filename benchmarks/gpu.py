@@ -4,10 +4,13 @@
 2. the paper model (`mi-nerf`): s/iteration and held-out PSNR at equal iterations in float32, TF32 and mixed precision;
 3. the NaN: skipped steps and finite weights over a longer paper-model run;
 4. the conditioning's cost: `mi-nerf` against nerfstudio's `vanilla-nerf` at the same rays and samples;
-5. GPU-sized training: `mi-nerf-fast-gpu` on 10 identities at 512 px, held-out head-box PSNR over training seconds.
+5. GPU-sized training: `mi-nerf-fast-gpu` on 10 identities at 512 px, held-out head-box PSNR over training seconds;
+6. `mi-gaussians` (gsplat): ms a 512x512 frame through `get_outputs_for_camera`, and the 10 identities at 512 px,
+   held-out head-box PSNR over training seconds.
 
     python benchmarks/gpu.py --work /tmp/gpubench                     (on the GPU machine)
     python benchmarks/gpu.py --work /tmp/gpubench --device cpu --tiny (a dry run of every step, tiny sizes)
+    python benchmarks/gpu.py --work /tmp/gpubench --steps 6           (some steps only)
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from minerf_ns.synthetic.dataset_writer import SynthSettings, generate
 
 SIZES = {  # (identities, frames, pixels) of the two datasets; iteration counts of each step
     "full": dict(small=(4, 60, 256), large=(10, 60, 512), render_it=1500, paper_it=300, nan_it=2000, cost_it=10,
-                 render_size=512, gpu_seconds=150.0, gpu_every=1000),
+                 render_size=512, gpu_seconds=150.0, gpu_every=1000, splat_seconds=300.0, splat_every=500),
     "tiny": dict(small=(2, 10, 32), large=(2, 10, 48), render_it=20, paper_it=3, nan_it=4, cost_it=2,
-                 render_size=64, gpu_seconds=5.0, gpu_every=5),
+                 render_size=64, gpu_seconds=5.0, gpu_every=5, splat_seconds=5.0, splat_every=5),
 }  # fmt: skip
 
 
@@ -65,6 +68,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: a dry run of every step (CPU)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], help="which steps to run")
     args = parser.parse_args()
     s = SIZES["tiny" if args.tiny else "full"]
     device, rows = args.device, []
@@ -73,9 +77,33 @@ def main() -> None:
     print(f"device: {name}, torch {torch.__version__}", flush=True)
     small = dataset(args.work, "small", s["small"])
 
-    # 1. Rendering for display.
+    if 1 in args.steps:
+        rows += render_for_display(small, s, device, args.tiny)
+    if 2 in args.steps or 3 in args.steps:
+        rows += paper_model(small, s, device, args.tiny)
+    if 4 in args.steps:
+        rows += conditioning_cost(small, s, device, args.tiny)
+    if 5 in args.steps or 6 in args.steps:
+        large = dataset(args.work, "large", s["large"])
+        if 5 in args.steps:
+            rows += budget_training("mi-nerf-fast-gpu", large, s, device, args.tiny, s["gpu_seconds"], s["gpu_every"],
+                                    ">= 30 dB head box within 600 s")  # fmt: skip
+        if 6 in args.steps:
+            rows += gaussian_render(small, s, device)
+            rows += budget_training("mi-gaussians", large, s, device, args.tiny, s["splat_seconds"], s["splat_every"],
+                                    ">= 30 dB head box within 600 s")  # fmt: skip
+
+    print(f"\n{name}, {time.perf_counter() - started:.0f} s in all\n")
+    print("| measurement | result | target |\n|---|---|---|")
+    for row in rows:
+        print(f"| {row[0]} | {row[1]} | {row[2]} |")
+
+
+def render_for_display(small: Path, s: dict, device: str, tiny: bool) -> list:
+    """1. mi-nerf-fast at the render size, dense against sparse."""
+    rows = []
     config = method_config("mi-nerf-fast", str(small), s["render_it"])
-    shrink(config, args.tiny)
+    shrink(config, tiny)
     trainer = trainer_for(config, s["render_it"], device)
     timed_steps(trainer, 0, s["render_it"], device)
     model = trainer.pipeline.model
@@ -91,11 +119,15 @@ def main() -> None:
                      f"{seconds * 1000:.1f} ms ({1 / seconds:.1f} frames/s), {density + colour:,} evaluations, "
                      f"held-out {psnr['psnr']:.2f} dB", "<= 33 ms, PSNR within 0.2 dB"))  # fmt: skip
         print(rows[-1], flush=True)
+    return rows
 
-    # 2. + 3. The paper model: float32, TF32, mixed precision at equal iterations; then a longer run for the NaN.
+
+def paper_model(small: Path, s: dict, device: str, tiny: bool) -> list:
+    """2. + 3. The paper model: float32, TF32, mixed precision at equal iterations; then a longer run for the NaN."""
+    rows = []
     for mode in ("float32", "tf32", "mixed precision"):
         config = method_config("mi-nerf", str(small), s["paper_it"])
-        shrink(config, args.tiny)
+        shrink(config, tiny)
         config.pipeline.model.allow_tf32 = mode != "float32"
         config.mixed_precision = mode == "mixed precision"
         trainer = trainer_for(config, s["paper_it"], device)
@@ -107,45 +139,75 @@ def main() -> None:
                      "<= 0.04 s/it, within 0.2 dB of float32"))  # fmt: skip
         print(rows[-1], flush=True)
     config = method_config("mi-nerf", str(small), s["nan_it"])
-    shrink(config, args.tiny)
+    shrink(config, tiny)
     trainer = trainer_for(config, s["nan_it"], device)
     seconds = timed_steps(trainer, 0, s["nan_it"], device)
     finite = all(bool(torch.isfinite(p).all()) for p in trainer.pipeline.model.parameters())
     rows.append((f"3. mi-nerf (TF32) {s['nan_it']} it", f"skipped steps {trainer.skipped_steps}, weights finite: "
                  f"{finite}, {seconds:.0f} s", "0 skipped, finite (NaN within 2,000 it before)"))  # fmt: skip
     print(rows[-1], flush=True)
+    return rows
 
-    # 4. The conditioning's cost against vanilla-nerf.
+
+def conditioning_cost(small: Path, s: dict, device: str, tiny: bool) -> list:
+    """4. The conditioning's cost against vanilla-nerf."""
     ours = copy.deepcopy(METHODS["mi-nerf"].config)
-    shrink(ours, args.tiny)
+    shrink(ours, tiny)
     geometry = ours.pipeline.model.geometry
     vanilla = vanilla_twin(ours, geometry.num_coarse_samples, geometry.num_importance_samples)
     t_ours = seconds_per_iteration(ours, str(small), device, s["cost_it"])
     t_vanilla = seconds_per_iteration(vanilla, str(small), device, s["cost_it"])
-    rows.append(("4. mi-nerf / vanilla-nerf per iteration", f"{t_ours:.4f} / {t_vanilla:.4f} s = "
-                 f"{t_ours / t_vanilla:.2f}x", "<= 1.10x"))  # fmt: skip
-    print(rows[-1], flush=True)
+    row = ("4. mi-nerf / vanilla-nerf per iteration", f"{t_ours:.4f} / {t_vanilla:.4f} s = {t_ours / t_vanilla:.2f}x",
+           "<= 1.10x")  # fmt: skip
+    print(row, flush=True)
+    return [row]
 
-    # 5. GPU-sized training on 10 identities at 512 px, within a time budget.
-    large = dataset(args.work, "large", s["large"])
-    config = method_config("mi-nerf-fast-gpu", str(large), METHODS["mi-nerf-fast-gpu"].config.max_num_iterations)
-    shrink(config, args.tiny)
-    trainer = trainer_for(config, config.max_num_iterations, device)
+
+def budget_training(
+    method: str, large: Path, s: dict, device: str, tiny: bool, budget: float, every: int, target: str
+) -> list:
+    """5. / 6. GPU-sized training on 10 identities at 512 px within a time budget: held-out head box over seconds."""
+    iterations = METHODS[method].config.max_num_iterations
+    config = method_config(method, str(large), iterations)
+    shrink(config, tiny)
+    trainer = trainer_for(config, iterations, device)
     train_seconds, step, curve = 0.0, 0, []
-    while train_seconds < s["gpu_seconds"] and step < config.max_num_iterations:
-        train_seconds += timed_steps(trainer, step, s["gpu_every"], device)
-        step += s["gpu_every"]
+    while train_seconds < budget and step < iterations:
+        train_seconds += timed_steps(trainer, step, every, device)
+        step += every
         trainer.pipeline.model.refresh_occupancy(step)
         curve.append(f"{train_seconds:.0f} s: {held_out(trainer.pipeline)['head_psnr']:.2f} dB")
-        print(f"mi-nerf-fast-gpu step {step}: {curve[-1]}", flush=True)
+        print(f"{method} step {step}: {curve[-1]}", flush=True)
     shown = curve[:: max(1, len(curve) // 5)] + ([curve[-1]] if (len(curve) - 1) % max(1, len(curve) // 5) else [])
-    rows.append((f"5. mi-nerf-fast-gpu, {s['large'][0]} ids x {s['large'][2]} px, {step} it", "; ".join(shown),
-                 ">= 30 dB head box within 600 s"))  # fmt: skip
+    number = "5" if method != "mi-gaussians" else "6b"
+    return [(f"{number}. {method}, {s['large'][0]} ids x {s['large'][2]} px, {step} it", "; ".join(shown), target)]
 
-    print(f"\n{name}, {time.perf_counter() - started:.0f} s in all\n")
-    print("| measurement | result | target |\n|---|---|---|")
-    for row in rows:
-        print(f"| {row[0]} | {row[1]} | {row[2]} |")
+
+def gaussian_render(small: Path, s: dict, device: str) -> list:
+    """6a. mi-gaussians: one frame at the render size through get_outputs_for_camera (gsplat on CUDA)."""
+    config = method_config("mi-gaussians", str(small), s["render_it"])
+    trainer = trainer_for(config, s["render_it"], device)
+    timed_steps(trainer, 0, s["render_it"], device)
+    model = trainer.pipeline.model
+    model.eval()
+    camera = trainer.pipeline.datamanager.eval_dataset.cameras[0:1]
+    camera.rescale_output_resolution(s["render_size"] / int(camera.height[0]))
+    for _ in range(3):  # warm-up (gsplat's first call builds or loads its kernels)
+        model.get_outputs_for_camera(camera)
+    repeats = 50
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        model.get_outputs_for_camera(camera)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    seconds = (time.perf_counter() - start) / repeats
+    psnr = held_out(trainer.pipeline)
+    row = (f"6a. render {s['render_size']}px mi-gaussians", f"{seconds * 1000:.2f} ms ({1 / seconds:.0f} frames/s), "
+           f"held-out head box {psnr['head_psnr']:.2f} dB", ">= 300 frames/s")  # fmt: skip
+    print(row, flush=True)
+    return [row]
 
 
 if __name__ == "__main__":

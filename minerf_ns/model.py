@@ -211,6 +211,8 @@ class MiNerfModel(Model):
         video (identity, expression and latent code as trained)."""
         catalogue = self.catalogue
         count = min(self.geometry.occupancy_conditions, catalogue.num_train_frames)
+        if count <= 0:  # a geometry without an occupancy grid
+            return
         frames = torch.linspace(0, catalogue.num_train_frames - 1, count).round().long().unique().tolist()
         metadata = Condition.batch_metadata([catalogue.train_frame_condition(k) for k in frames])
         vectors = self.conditioning({k: v.to(self.device) for k, v in metadata.items()}).vector
