@@ -11,7 +11,7 @@ from torch import Tensor
 
 from dataparsers.head_dataset import HeadDataset
 from dataparsers.minerf_dataparser import MiNerfDataParserConfig
-from minerf_ns.contract import BACKGROUND, HEAD_BOX, PIXEL_WEIGHT
+from minerf_ns.contract import BACKGROUND, HEAD_BOX, IDENTITY, PIXEL_WEIGHT
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig, pixel_weights
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
@@ -96,6 +96,9 @@ class MiImageDataManagerConfig(MiNerfDataManagerConfig):
     _target: Type = field(default_factory=lambda: MiImageDataManager)
     in_box_fraction: float = HeadBoxPixelSamplerConfig.in_box_fraction
     """Share of the loss on the head box's pixels; the rest is spread over the whole frame (the ray sampler's odds)."""
+    balance_identities: bool = True
+    """Draw each step's identity uniformly, then one of its frames (off: every frame alike, so a person with 10x the
+    frames gets 10x the steps; a ray batch touches every cached frame at once and needs no such rule)."""
     pixel_sampler: tyro.conf.Suppress[PixelSamplerConfig] = field(default_factory=HeadBoxPixelSamplerConfig)
     """Not an option: whole frames, no rays are sampled."""
     train_num_rays_per_batch: tyro.conf.Suppress[int] = 1024
@@ -110,8 +113,18 @@ class MiImageDataManager(MiNerfDataManager):
 
     config: MiImageDataManagerConfig
 
+    def _draw(self, image_indices: Tensor, dataset: HeadDataset) -> int:
+        """The position in the cached batch of this step's frame."""
+        if not self.config.balance_identities:
+            return int(torch.randint(len(image_indices), (1,)))
+        identities = dataset.cameras.metadata[IDENTITY][image_indices.long(), 0]  # type: ignore[index]
+        present = torch.unique(identities)
+        chosen = present[int(torch.randint(len(present), (1,)))]
+        positions = torch.nonzero(identities == chosen)[:, 0]
+        return int(positions[int(torch.randint(len(positions), (1,)))])
+
     def _one_frame(self, image_batch: Dict, dataset: HeadDataset) -> Tuple[Cameras, Dict]:
-        k = int(torch.randint(len(image_batch["image_idx"]), (1,)))
+        k = self._draw(image_batch["image_idx"], dataset)
         batch = {key: value[k] for key, value in image_batch.items() if isinstance(value, Tensor)}
         index = int(batch["image_idx"])
         camera = dataset.cameras[index : index + 1].to(self.device)

@@ -141,3 +141,19 @@ def test_ns_eval_ns_render_and_minerf_commands_take_a_gaussian_run(trained_gauss
     assert heldout["mean"]["mouth_psnr"] > 25.0
     for video in ("spiral.mp4", "ada_ben.mp4"):
         assert (tmp_path / video).stat().st_size > 5_000
+
+
+def test_whole_frames_are_drawn_identity_first_so_a_short_video_is_not_drowned():
+    from types import SimpleNamespace
+
+    from minerf_ns.contract import IDENTITY
+    from minerf_ns.datamanager import MiImageDataManager
+
+    identities = torch.tensor([0] * 90 + [1] * 10)[:, None]
+    dataset = SimpleNamespace(cameras=SimpleNamespace(metadata={IDENTITY: identities}))
+    cached = torch.arange(100)
+    torch.manual_seed(0)
+    for balance, share in ((True, 0.5), (False, 0.1)):
+        manager = SimpleNamespace(config=SimpleNamespace(balance_identities=balance))
+        drawn = [MiImageDataManager._draw(manager, cached, dataset) for _ in range(2000)]
+        assert np.mean([int(identities[k]) for k in drawn]) == pytest.approx(share, abs=0.04)

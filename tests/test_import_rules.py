@@ -12,7 +12,8 @@ from typing import Dict, List, Set
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("minerf_ns", "dataparsers")
 PURE = ("minerf_ns.contract", "minerf_ns.interaction", "minerf_ns.smoothing", "minerf_ns.encodings", "minerf_ns.orbit",
-        "minerf_ns.occupancy", "minerf_ns.layout", "minerf_ns.optimizer_groups", "minerf_ns.face")  # fmt: skip
+        "minerf_ns.occupancy", "minerf_ns.layout", "minerf_ns.optimizer_groups", "minerf_ns.face",
+        "minerf_ns.splatting")  # fmt: skip
 """Pure math and tables: they import no nerfstudio."""
 
 
