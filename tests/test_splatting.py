@@ -54,6 +54,23 @@ def test_the_kernel_equals_the_dense_reference(kernel, seed, count, width, heigh
     assert torch.allclose(tiled_alpha, dense_alpha, atol=1e-5)
 
 
+def test_tiles_bounded_by_visible_alpha_change_no_pixel_and_drop_most_pairs(kernel):
+    # Faint, elongated Gaussians: gsplat's 3-sigma squares reach many tiles where their alpha is under 1/255.
+    width, height = 96, 80
+    means, quats, scales, opacities, colors = random_scene(5, 400)
+    scales[:, 0] *= 4.0
+    opacities = opacities * 0.1
+    screen = project(means, quats, scales, *camera(width, height, focal=120.0), width, height)
+    args = (screen.means2d, screen.conics, colors, opacities, screen.depths, screen.radii, width, height)
+    ours, ours_alpha = composite_gaussians(*args)
+    squares, squares_alpha = composite_dense(*args, opacity_bounds=False)
+    assert 0.1 < float(squares_alpha.mean()) < 0.95
+    assert torch.allclose(ours, squares, atol=1e-5) and torch.allclose(ours_alpha, squares_alpha, atol=1e-5)
+    pairs = len(bin_tiles(screen.means2d, screen.radii, screen.depths, width, height, screen.conics, opacities)[1])
+    square_pairs = len(bin_tiles(screen.means2d, screen.radii, screen.depths, width, height)[1])
+    assert pairs < 0.6 * square_pairs
+
+
 def test_the_kernel_gradients_equal_the_dense_reference_in_double_precision(kernel):
     width, height = 40, 33
     screen, colors, opacities = screen_inputs(0, 300, width, height)

@@ -49,7 +49,9 @@ def composite_gaussians(
     height: int,
 ) -> Tuple[Float[Tensor, "H W D"], Float[Tensor, "H W 1"]]:
     """Composite Gaussians front to back on the CPU: premultiplied colours [H, W, D] and alpha [H, W, 1]."""
-    offsets, ids = bin_tiles(means2d.detach(), radii, depths.detach(), width, height)
+    offsets, ids = bin_tiles(
+        means2d.detach(), radii, depths.detach(), width, height, conics.detach(), opacities.detach()
+    )
     if cpu_kernel.load() is None:
         return composite_dense(means2d, conics, colors, opacities, depths, radii, width, height)
     out_colors, out_alphas = _CompositeCpu.apply(means2d, conics, colors, opacities, offsets, ids, width, height)
@@ -65,11 +67,14 @@ def composite_dense(
     radii: Int[Tensor, " N"],
     width: int,
     height: int,
+    opacity_bounds: bool = True,
 ) -> Tuple[Float[Tensor, "H W D"], Float[Tensor, "H W 1"]]:
     """The same image as ``composite_gaussians`` computed for every (pixel, Gaussian) pair in plain torch (autograd
-    gives its gradients): a Gaussian reaches the pixels of the tiles its screen square touches, as in the kernel."""
+    gives its gradients): a Gaussian reaches the pixels of its tiles (``tile_ranges``), as in the kernel; without
+    ``opacity_bounds``, every tile of its 3-sigma square (gsplat's rule)."""
     tiles_x, tiles_y = tile_grid(width, height)
-    low, high = tile_ranges(means2d.detach(), radii, tiles_x, tiles_y)
+    bounds = (conics.detach(), opacities.detach()) if opacity_bounds else (None, None)
+    low, high = tile_ranges(means2d.detach(), radii, tiles_x, tiles_y, *bounds)
     order = torch.argsort(depths.detach())
     means2d, conics, colors, opacities, low, high = (t[order] for t in (means2d, conics, colors, opacities, low, high))
     ys, xs = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")

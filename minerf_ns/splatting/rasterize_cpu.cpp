@@ -29,6 +29,22 @@ inline bool gaussian_alpha(const float* mean, const float* conic, float opacity,
   return alpha >= kMinAlpha;
 }
 
+// A tile's Gaussians copied next to each other, in the tile's order: every pixel of the tile walks this list.
+struct TileGaussians {
+  std::vector<float> mean, conic, opacity, color;
+  TileGaussians(const float* m, const float* q, const float* c, const float* o, const int32_t* ids, int32_t count,
+                int64_t channels)
+      : mean(2 * count), conic(3 * count), opacity(count), color(channels * count) {
+    for (int32_t k = 0; k < count; ++k) {
+      const int32_t g = ids[k];
+      for (int j = 0; j < 2; ++j) mean[2 * k + j] = m[2 * g + j];
+      for (int j = 0; j < 3; ++j) conic[3 * k + j] = q[3 * g + j];
+      opacity[k] = o[g];
+      for (int64_t d = 0; d < channels; ++d) color[k * channels + d] = c[g * channels + d];
+    }
+  }
+};
+
 }  // namespace
 
 // Returns colours [H, W, D], alphas [H, W], last [H, W] (int32: one past the list position of the pixel's last
@@ -57,7 +73,8 @@ std::vector<torch::Tensor> forward(torch::Tensor means2d, torch::Tensor conics, 
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t tile = 0; tile < num_tiles; ++tile) {
     const int64_t x0 = (tile % t.tiles_x) * tile_size, y0 = (tile / t.tiles_x) * tile_size;
-    const int32_t start = offsets[tile], end = offsets[tile + 1];
+    const int32_t start = offsets[tile], count = offsets[tile + 1] - start;
+    TileGaussians local(m, q, c, o, ids + start, count, channels);
     std::vector<float> acc(channels);
     for (int64_t y = y0; y < std::min(y0 + tile_size, height); ++y) {
       for (int64_t x = x0; x < std::min(x0 + tile_size, width); ++x) {
@@ -65,16 +82,17 @@ std::vector<torch::Tensor> forward(torch::Tensor means2d, torch::Tensor conics, 
         float T = 1.0f;
         int32_t stop = start;
         std::fill(acc.begin(), acc.end(), 0.0f);
-        for (int32_t k = start; k < end; ++k) {
-          const int32_t g = ids[k];
+        for (int32_t k = 0; k < count; ++k) {
           float alpha, g_exp, dx, dy;
-          if (!gaussian_alpha(m + 2 * g, q + 3 * g, o[g], px, py, alpha, g_exp, dx, dy)) continue;
+          if (!gaussian_alpha(&local.mean[2 * k], &local.conic[3 * k], local.opacity[k], px, py, alpha, g_exp, dx,
+                              dy))
+            continue;
           const float next_T = T * (1.0f - alpha);
           if (next_T <= kMinTransmittance) break;
           const float w = alpha * T;
-          for (int64_t d = 0; d < channels; ++d) acc[d] += c[g * channels + d] * w;
+          for (int64_t d = 0; d < channels; ++d) acc[d] += local.color[k * channels + d] * w;
           T = next_T;
-          stop = k + 1;
+          stop = start + k + 1;
         }
         const int64_t pix = y * width + x;
         for (int64_t d = 0; d < channels; ++d) oc[pix * channels + d] = acc[d];
@@ -119,7 +137,10 @@ std::vector<torch::Tensor> backward(torch::Tensor means2d, torch::Tensor conics,
     float* gc = v_colors.data_ptr<float>() + thread * n * channels;
     float* go = v_opac.data_ptr<float>() + thread * n;
     const int64_t x0 = (tile % t.tiles_x) * tile_size, y0 = (tile / t.tiles_x) * tile_size;
-    const int32_t start = offsets[tile];
+    const int32_t start = offsets[tile], count = offsets[tile + 1] - start;
+    TileGaussians local(m, q, c, o, ids + start, count, channels);
+    // The tile's gradients, added to the thread's buffers once at the end.
+    std::vector<float> lm(2 * count, 0.0f), lq(3 * count, 0.0f), lc(channels * count, 0.0f), lo(count, 0.0f);
     std::vector<float> behind(channels);
     for (int64_t y = y0; y < std::min(y0 + tile_size, height); ++y) {
       for (int64_t x = x0; x < std::min(x0 + tile_size, width); ++x) {
@@ -130,30 +151,38 @@ std::vector<torch::Tensor> backward(torch::Tensor means2d, torch::Tensor conics,
         std::fill(behind.begin(), behind.end(), 0.0f);  // colour composited behind it, sum_k c_k alpha_k T_k
         const float* v_c = vc + pix * channels;
         const float v_a = va[pix];
-        for (int32_t k = ol[pix] - 1; k >= start; --k) {
-          const int32_t g = ids[k];
+        for (int32_t k = ol[pix] - 1 - start; k >= 0; --k) {
+          const float* conic = &local.conic[3 * k];
+          const float opacity = local.opacity[k];
           float alpha, g_exp, dx, dy;
-          if (!gaussian_alpha(m + 2 * g, q + 3 * g, o[g], px, py, alpha, g_exp, dx, dy)) continue;
+          if (!gaussian_alpha(&local.mean[2 * k], conic, opacity, px, py, alpha, g_exp, dx, dy)) continue;
           const float one_minus = 1.0f - alpha;
-          T /= one_minus;  // now the transmittance in front of g
+          T /= one_minus;  // now the transmittance in front of this Gaussian
           const float w = alpha * T;
           float v_alpha = v_a * T_final / one_minus;
           for (int64_t d = 0; d < channels; ++d) {
-            const float col = c[g * channels + d];
-            gc[g * channels + d] += w * v_c[d];
+            const float col = local.color[k * channels + d];
+            lc[k * channels + d] += w * v_c[d];
             v_alpha += v_c[d] * (col * T - behind[d] / one_minus);
             behind[d] += col * w;
           }
-          if (o[g] * g_exp > kMaxAlpha) continue;  // clamped alpha: no gradient to opacity or shape
-          go[g] += v_alpha * g_exp;
-          const float v_power = v_alpha * o[g] * g_exp;
-          gq[3 * g + 0] += -0.5f * dx * dx * v_power;
-          gq[3 * g + 1] += -dx * dy * v_power;
-          gq[3 * g + 2] += -0.5f * dy * dy * v_power;
-          gm[2 * g + 0] += v_power * (-q[3 * g + 0] * dx - q[3 * g + 1] * dy);
-          gm[2 * g + 1] += v_power * (-q[3 * g + 2] * dy - q[3 * g + 1] * dx);
+          if (opacity * g_exp > kMaxAlpha) continue;  // clamped alpha: no gradient to opacity or shape
+          lo[k] += v_alpha * g_exp;
+          const float v_power = v_alpha * opacity * g_exp;
+          lq[3 * k + 0] += -0.5f * dx * dx * v_power;
+          lq[3 * k + 1] += -dx * dy * v_power;
+          lq[3 * k + 2] += -0.5f * dy * dy * v_power;
+          lm[2 * k + 0] += v_power * (-conic[0] * dx - conic[1] * dy);
+          lm[2 * k + 1] += v_power * (-conic[2] * dy - conic[1] * dx);
         }
       }
+    }
+    for (int32_t k = 0; k < count; ++k) {
+      const int32_t g = ids[start + k];
+      for (int j = 0; j < 2; ++j) gm[2 * g + j] += lm[2 * k + j];
+      for (int j = 0; j < 3; ++j) gq[3 * g + j] += lq[3 * k + j];
+      for (int64_t d = 0; d < channels; ++d) gc[g * channels + d] += lc[k * channels + d];
+      go[g] += lo[k];
     }
   }
   return {v_means.sum(0), v_conics.sum(0), v_colors.sum(0), v_opac.sum(0)};
