@@ -69,7 +69,8 @@ GAUSSIANS = {
     "--pipeline.model.geometry." + name
     for name in ("feature-dim", "hidden-dim", "initial-opacity", "num-free-gaussians", "num-layers",
                  "num-mesh-gaussians", "seed")
-} | {"--pipeline.model.loss-coefficients.rgb-loss-fine", "--pipeline.datamanager.in-box-fraction"}  # fmt: skip
+} | {"--pipeline.model.loss-coefficients.rgb-loss-fine", "--pipeline.datamanager.in-box-fraction",
+     "--pipeline.datamanager.balance-identities"}  # fmt: skip
 WHOLE_IMAGES_HIDE = {  # rays and their chunks: not options of a whole-image method
     "--pipeline.datamanager.eval-num-rays-per-batch", "--pipeline.datamanager.train-num-rays-per-batch",
     "--pipeline.datamanager.pixel-sampler.in-box-fraction", "--pipeline.datamanager.pixel-sampler.one-frame-per-batch",
