@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -25,10 +24,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from console_runs import cached  # noqa: E402
-from training_run import method_config, timed_steps, trainer_for  # noqa: E402
+from render_speed import seconds_per_render  # noqa: E402
+from training_run import method_config, timed_steps, timed_training, trainer_for  # noqa: E402
 
 from minerf_ns.evaluation import evaluate_held_out, mean_metrics  # noqa: E402
-from minerf_ns.training import iteration_with_callbacks  # noqa: E402
 
 METHODS = ("mi-nerf-fast", "mi-gaussians")
 SIZES = (128, 256, 512)
@@ -40,12 +39,7 @@ KEYS = ("psnr", "head_psnr", "mouth_psnr", "ssim", "head_ssim", "mouth_ssim")
 def trained(method: str, data: Path, iterations: int, seed: int, out: Path):
     """A trainer of ``method`` after ``iterations`` steps, and the training seconds they took."""
     trainer = trainer_for(method_config(method, str(data), iterations), iterations, seed=seed, out=out)
-    seconds = 0.0
-    for step in range(1, iterations + 1):
-        start = time.perf_counter()
-        trainer.pipeline.train()
-        iteration_with_callbacks(trainer, step)
-        seconds += time.perf_counter() - start
+    seconds = timed_training(trainer, iterations)
     trainer.pipeline.eval()
     return trainer, seconds
 
@@ -55,11 +49,7 @@ def frames_per_second(model, camera, size: int, repeats: int = 3) -> float:
     """Renders per second of a held-out camera (changed in place) scaled to ``size`` pixels wide (after one warm-up
     render)."""
     camera.rescale_output_resolution(size / float(camera.width.reshape(-1)[0]))
-    model.get_outputs_for_camera(camera)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        model.get_outputs_for_camera(camera)
-    return repeats / (time.perf_counter() - start)
+    return 1.0 / seconds_per_render(model, camera, repeats)
 
 
 def measure(method: str, data: Path, iterations: int, seed: int, frames: Optional[int], out: Path) -> Dict:

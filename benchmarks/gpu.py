@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 from conditioning_cost import seconds_per_iteration, vanilla_twin
-from render_speed import frame_cost
+from render_speed import frame_cost, seconds_per_render
 from training_run import method_config, timed_steps, trainer_for
 
 from minerf_ns.config import METHODS
@@ -192,17 +192,7 @@ def gaussian_render(small: Path, s: dict, device: str) -> list:
     model.eval()
     camera = trainer.pipeline.datamanager.eval_dataset.cameras[0:1]
     camera.rescale_output_resolution(s["render_size"] / int(camera.height[0]))
-    for _ in range(3):  # warm-up (gsplat's first call builds or loads its kernels)
-        model.get_outputs_for_camera(camera)
-    repeats = 50
-    if device == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        model.get_outputs_for_camera(camera)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    seconds = (time.perf_counter() - start) / repeats
+    seconds = seconds_per_render(model, camera, 50, device, warm_up=3)  # gsplat's first call loads its kernels
     psnr = held_out(trainer.pipeline)
     row = (f"6a. render {s['render_size']}px mi-gaussians", f"{seconds * 1000:.2f} ms ({1 / seconds:.0f} frames/s), "
            f"held-out head box {psnr['head_psnr']:.2f} dB", ">= 300 frames/s")  # fmt: skip

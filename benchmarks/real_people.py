@@ -22,11 +22,10 @@ from typing import Dict, Sequence
 
 sys.path.insert(0, str(Path(__file__).parent))
 from console_runs import cached  # noqa: E402
-from training_run import method_config, trainer_for  # noqa: E402
+from training_run import method_config, timed_training, trainer_for  # noqa: E402
 
 from dataparsers.dataset_scan import read_dataset  # noqa: E402
 from minerf_ns.evaluation import evaluate_held_out, mean_metrics  # noqa: E402
-from minerf_ns.training import iteration_with_callbacks  # noqa: E402
 
 KEYS = ("psnr", "head_psnr", "mouth_psnr", "ssim", "head_ssim", "mouth_ssim")
 
@@ -38,12 +37,7 @@ def train_and_score(
     config = method_config("mi-nerf-fast", str(data), iterations, overrides=overrides)
     config.pipeline.datamanager.dataparser.identities = tuple(names)
     trainer = trainer_for(config, iterations, seed=seed, out=out / "runs")
-    seconds = 0.0
-    for step in range(1, iterations + 1):
-        start = time.perf_counter()
-        trainer.pipeline.train()
-        iteration_with_callbacks(trainer, step)
-        seconds += time.perf_counter() - start
+    seconds = timed_training(trainer, iterations)
     trainer.pipeline.eval()
     start = time.perf_counter()
     per_person, _ = evaluate_held_out(trainer.pipeline, frames)

@@ -37,11 +37,10 @@ class Counter:
         field.decode, field.colour = counted_decode, counted_colour
 
 
-def frame_cost(model, camera, repeats: int, device: str) -> tuple[float, int, int]:
-    """(seconds per frame, density evaluations, colour evaluations) of one camera, after a warm-up render."""
-    counter = Counter(model.geometry.field)
-    model.get_outputs_for_camera(camera)
-    counter.density = counter.colour = 0
+def seconds_per_render(model, camera, repeats: int, device: str = "cpu", warm_up: int = 1) -> float:
+    """Seconds per ``get_outputs_for_camera`` of one camera, after ``warm_up`` renders (the device synchronised)."""
+    for _ in range(warm_up):
+        model.get_outputs_for_camera(camera)
     if device == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -49,8 +48,17 @@ def frame_cost(model, camera, repeats: int, device: str) -> tuple[float, int, in
         model.get_outputs_for_camera(camera)
     if device == "cuda":
         torch.cuda.synchronize()
+    return (time.perf_counter() - start) / repeats
+
+
+def frame_cost(model, camera, repeats: int, device: str) -> tuple[float, int, int]:
+    """(seconds per frame, density evaluations, colour evaluations) of one camera, after a warm-up render."""
+    counter = Counter(model.geometry.field)
+    model.get_outputs_for_camera(camera)
+    counter.density = counter.colour = 0
+    seconds = seconds_per_render(model, camera, repeats, device, warm_up=0)
     del model.geometry.field.decode, model.geometry.field.colour  # back to the class's methods
-    return (time.perf_counter() - start) / repeats, counter.density // repeats, counter.colour // repeats
+    return seconds, counter.density // repeats, counter.colour // repeats
 
 
 def main() -> None:

@@ -71,6 +71,17 @@ def trainer_for(
     return trainer
 
 
+def timed_training(trainer, iterations: int, first: int = 1) -> float:
+    """Train ``iterations`` steps through the one training step (callbacks included); the seconds they took."""
+    seconds = 0.0
+    for step in range(first, first + iterations):
+        start = time.perf_counter()
+        trainer.pipeline.train()
+        iteration_with_callbacks(trainer, step)
+        seconds += time.perf_counter() - start
+    return seconds
+
+
 def train_with_evals(
     config, iterations: int, every: int, device: str = "cpu", seed: int = 0, before_training: Optional[Callable] = None
 ) -> Iterator[Tuple[int, float, Dict[str, float]]]:

@@ -196,19 +196,12 @@ def test_viewer_during_training_identity_dropdown_changes_the_render(browser, tr
     assert change > 0.01
 
 
-def test_ns_viewer_controls_work_for_the_fast_variant(browser, trained_two_of_three, tmp_path):
+@pytest.mark.parametrize("run", ["trained_two_of_three", "trained_gaussians"])
+def test_ns_viewer_controls_work_for_the_other_geometries(browser, run, request, tmp_path):
+    config = request.getfixturevalue(run) / "config.yml"  # mi-nerf-fast's tri-planes, mi-gaussians' Gaussians
     port = free_port()
-    args = ["ns-viewer", "--load-config", str(trained_two_of_three / "config.yml"), "--viewer.websocket-port",
-            str(port), "--viewer.websocket-host", "127.0.0.1"]  # fmt: skip
+    args = ["ns-viewer", "--load-config", str(config), "--viewer.websocket-port", str(port), "--viewer.websocket-host",
+            "127.0.0.1"]  # fmt: skip
     with serving(args, tmp_path, port):
         change = check_identity_control_changes_render(browser, port)
-    assert change > 0.01  # the same controls drive mi-nerf-fast's condition
-
-
-def test_ns_viewer_controls_work_for_the_gaussians(browser, trained_gaussians, tmp_path):
-    port = free_port()
-    args = ["ns-viewer", "--load-config", str(trained_gaussians / "config.yml"), "--viewer.websocket-port",
-            str(port), "--viewer.websocket-host", "127.0.0.1"]  # fmt: skip
-    with serving(args, tmp_path, port):
-        change = check_identity_control_changes_render(browser, port)
-    assert change > 0.01  # the same controls drive mi-gaussians' condition
+    assert change > 0.01  # the same controls drive every geometry's condition

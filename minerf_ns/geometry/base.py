@@ -114,6 +114,15 @@ class Geometry(nn.Module):
         return composite(samples, outputs[FieldHeadNames.DENSITY], outputs[FieldHeadNames.RGB], background)
 
 
+def mlp(in_dim: int, hidden_dim: int, num_layers: int, out_dim: int) -> nn.Sequential:
+    """``num_layers`` ReLU layers of ``hidden_dim``, then a linear output."""
+    layers: List[nn.Module] = []
+    for k in range(num_layers):
+        layers += [nn.Linear(in_dim if k == 0 else hidden_dim, hidden_dim), nn.ReLU()]
+    layers.append(nn.Linear(hidden_dim if num_layers else in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
 def split_linear(layer: nn.Linear, parts: Sequence[Tensor]) -> Tensor:
     """``layer(torch.cat(parts, -1))`` without building the concatenation: each part meets its own columns of the
     weight, and parts broadcast. The per-ray condition ([R, 1, C]) is then multiplied once per ray, not once per

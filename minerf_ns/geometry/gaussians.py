@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from minerf_ns.compositing import Composite, over_background
 from minerf_ns.face.head_model import load_head_model
 from minerf_ns.face.surface import sample_surface
-from minerf_ns.geometry.base import Geometry, GeometryConfig, split_linear
+from minerf_ns.geometry.base import Geometry, GeometryConfig, mlp, split_linear
 from minerf_ns.optimizer_groups import FIELDS, GAUSSIAN_GROUPS
 from minerf_ns.splatting import render_gaussians
 from nerfstudio.cameras.cameras import Cameras
@@ -105,14 +105,10 @@ class GaussianGeometry(Geometry):
         self.opacity_logits = nn.Parameter(torch.logit(opacity))
         self.colour_logits = nn.Parameter(torch.zeros(count, 3))
         self.features = nn.Parameter(0.1 * torch.randn(count, config.feature_dim, generator=generator))
-        layers: List[nn.Module] = []
-        in_dim = config.feature_dim + condition_dim
-        for k in range(config.num_layers):
-            layers += [nn.Linear(in_dim if k == 0 else config.hidden_dim, config.hidden_dim), nn.ReLU()]
-        out = nn.Linear(config.hidden_dim if config.num_layers else in_dim, sum(size for _, size in OUTPUTS))
-        nn.init.zeros_(out.weight)
-        nn.init.zeros_(out.bias)
-        self.deformation = nn.Sequential(*layers, out)
+        outputs = sum(size for _, size in OUTPUTS)
+        self.deformation = mlp(config.feature_dim + condition_dim, config.hidden_dim, config.num_layers, outputs)
+        nn.init.zeros_(self.deformation[-1].weight)  # training starts from the mesh
+        nn.init.zeros_(self.deformation[-1].bias)
 
     @property
     def num_gaussians(self) -> int:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from minerf_ns.compositing import Composite, composite, composite_colour
 from minerf_ns.contract import CONDITION
 from minerf_ns.encodings import TriPlaneEncoding
-from minerf_ns.geometry.base import ConditionedField, Geometry, GeometryConfig
+from minerf_ns.geometry.base import ConditionedField, Geometry, GeometryConfig, mlp
 from minerf_ns.occupancy import OccupancyGrid
 from minerf_ns.optimizer_groups import FIELDS, GRIDS
 from nerfstudio.cameras.rays import RayBundle, RaySamples
@@ -35,15 +35,6 @@ MAX_LOG_DENSITY = 15.0
 """Cap of the raw density output: exp(14) ~ 1e6 is opaque over any interval of a head-sized scene."""
 FEATURE_DIM = 15
 """Size of the geometry feature the density decoder hands to the colour head."""
-
-
-def mlp(in_dim: int, hidden_dim: int, num_layers: int, out_dim: int) -> nn.Sequential:
-    """``num_layers`` ReLU layers of ``hidden_dim``, then a linear output."""
-    layers: List[nn.Module] = []
-    for k in range(num_layers):
-        layers += [nn.Linear(in_dim if k == 0 else hidden_dim, hidden_dim), nn.ReLU()]
-    layers.append(nn.Linear(hidden_dim if num_layers else in_dim, out_dim))
-    return nn.Sequential(*layers)
 
 
 class TriplaneField(ConditionedField):
