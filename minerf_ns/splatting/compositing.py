@@ -9,7 +9,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from minerf_ns.splatting import cpu_kernel
+from minerf_ns.splatting.cpu_kernel import load as load_kernel
 from minerf_ns.splatting.tiles import TILE_SIZE, bin_tiles, tile_grid, tile_ranges
 
 MIN_ALPHA = 1.0 / 255.0
@@ -20,7 +20,7 @@ MIN_TRANSMITTANCE = 1e-4
 class _CompositeCpu(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, means2d, conics, colors, opacities, offsets, ids, width: int, height: int):  # type: ignore
-        kernel = cpu_kernel.load()
+        kernel = load_kernel()
         inputs = [t.detach().float().contiguous() for t in (means2d, conics, colors, opacities)]
         out_colors, out_alphas, last, transmittance = kernel.forward(*inputs, offsets, ids, width, height, TILE_SIZE)
         ctx.save_for_backward(*inputs, offsets, ids, transmittance, last)
@@ -31,7 +31,7 @@ class _CompositeCpu(torch.autograd.Function):
     def backward(ctx: Any, v_colors, v_alphas):  # type: ignore
         means2d, conics, colors, opacities, offsets, ids, transmittance, last = ctx.saved_tensors
         width, height = ctx.size
-        grads = cpu_kernel.load().backward(
+        grads = load_kernel().backward(
             means2d, conics, colors, opacities, offsets, ids, width, height, TILE_SIZE, transmittance, last,
             v_colors.contiguous(), v_alphas.contiguous(),
         )  # fmt: skip
@@ -52,7 +52,7 @@ def composite_gaussians(
     offsets, ids = bin_tiles(
         means2d.detach(), radii, depths.detach(), width, height, conics.detach(), opacities.detach()
     )
-    if cpu_kernel.load() is None:
+    if load_kernel() is None:
         return composite_dense(means2d, conics, colors, opacities, depths, radii, width, height)
     out_colors, out_alphas = _CompositeCpu.apply(means2d, conics, colors, opacities, offsets, ids, width, height)
     return out_colors, out_alphas[..., None]
