@@ -1,6 +1,7 @@
-"""A new real person from 3 s of video (issue 27 item 3): a `mi-nerf-fast` prior of other real people, personalized
-on the new person's first 3 s, against a model trained from scratch on the same 3 s at equal iterations; both scored
-on the rest of the person's video (frame, head box, mouth box; ``--frames`` held-out frames evenly spaced).
+"""A new real person from 3 s of video (issue 27 item 3): a prior of other real people (`--method`: `mi-nerf-fast` or
+`mi-gaussians`), personalized on the new person's first 3 s, against a model trained from scratch on the same 3 s at
+equal iterations; both scored on the rest of the person's video (frame, head box, mouth box; ``--frames`` held-out
+frames evenly spaced).
 
 The root is the real clips tracked at 128 px (``benchmarks/real_people.py`` says how). Each new person's 3 s dataset
 is that person's tracked video with the split moved: frames of the first 3 s train, every later frame is held out
@@ -8,7 +9,7 @@ is that person's tracked video with the split moved: frames of the first 3 s tra
 minerf-personalize runs; a rerun reuses finished ones.
 
     python benchmarks/real_new_person.py --data /tmp/xs/real --out /tmp/real-new \\
-        --prior aoc hill may trump vlogger --new cnn macron bald german [--iterations 500]
+        --prior aoc hill may trump vlogger --new cnn macron bald german [--iterations 500] [--method mi-gaussians]
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List
 
 import numpy as np
 
@@ -43,8 +44,11 @@ def first_seconds(source: Path, target: Path, seconds: float) -> None:
     )
 
 
-def schedules(iterations: int, groups: Sequence[str] = ("fields", "codes", "grids")) -> List[str]:
+def schedules(iterations: int, method: str) -> List[str]:
     """Every optimizer group's decay over ``iterations`` (the methods' schedules assume 2,000)."""
+    from minerf_ns.config import METHODS
+
+    groups = [g.replace("_", "-") for g in METHODS[method].config.optimizers]
     return [arg for g in groups for arg in (f"--optimizers.{g}.scheduler.max-steps", str(iterations))]
 
 
@@ -70,6 +74,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20, help="held-out frames scored per person")
     parser.add_argument("--lr", default="2e-3", help="personalization: the network's rate")
     parser.add_argument("--grid-lr", default="2e-2", help="personalization: the tri-planes' rate")
+    parser.add_argument("--method", default="mi-nerf-fast", choices=["mi-nerf-fast", "mi-gaussians"])
     args = parser.parse_args()
     from minerf_ns.commands import quiet_warnings
 
@@ -78,9 +83,10 @@ def main() -> None:
     out = args.out.resolve()
     prior_root = out / "prior"
     if not list(prior_root.rglob("config.yml")):
-        seconds = checked([BIN / "ns-train", "mi-nerf-fast", "--data", args.data, "--output-dir", prior_root,
+        seconds = checked([BIN / "ns-train", args.method, "--data", args.data, "--output-dir", prior_root,
                            "--max-num-iterations", args.prior_iterations, *COMMON,
-                           *schedules(args.prior_iterations), "mi-nerf-data", "--identities", *args.prior])  # fmt: skip
+                           *schedules(args.prior_iterations, args.method), "mi-nerf-data", "--identities",
+                           *args.prior])  # fmt: skip
         print(f"prior of {len(args.prior)} people: {args.prior_iterations} iterations, {seconds:.0f} s", flush=True)
     prior = newest_config(prior_root)
     short = out / "short"
@@ -90,16 +96,18 @@ def main() -> None:
 
         def personalized(name=name) -> dict:
             root = out / "personalized" / name
+            grids = ["--grid-lr", args.grid_lr] if args.method == "mi-nerf-fast" else []
             seconds = checked([BIN / "minerf-personalize", "--load-config", prior, "--data", short, "--identities",
-                               name, "--iterations", args.iterations, "--lr", args.lr, "--grid-lr", args.grid_lr,
+                               name, "--iterations", args.iterations, "--lr", args.lr, *grids,
                                "--output-dir", root])  # fmt: skip
             return {**score(newest_config(root), args.frames)[name], "wall_seconds": seconds}
 
         def scratch(name=name) -> dict:
             root = out / "scratch" / name
-            seconds = checked([BIN / "ns-train", "mi-nerf-fast", "--data", short, "--output-dir", root,
-                               "--max-num-iterations", args.iterations, *COMMON, *schedules(args.iterations),
-                               "mi-nerf-data", "--identities", name])  # fmt: skip
+            seconds = checked([BIN / "ns-train", args.method, "--data", short, "--output-dir", root,
+                               "--max-num-iterations", args.iterations, *COMMON,
+                               *schedules(args.iterations, args.method), "mi-nerf-data", "--identities",
+                               name])  # fmt: skip
             return {**score(newest_config(root), args.frames)[name], "wall_seconds": seconds}
 
         rows[name] = {
