@@ -266,16 +266,19 @@ class MiNerfModel(Model):
             outputs["regularizers"] = self.geometry.regularizers()
         return outputs
 
+    def image_condition(self, metadata: Dict[str, Tensor]) -> Tuple[Any, Tensor]:
+        """The condition of one camera's whole image, computed once, not per pixel (the window of neighbours is W
+        expressions per camera), and the frame's own expression (what a mesh-bound geometry reads)."""
+        own = {k: v.reshape(-1, v.shape[-1])[:1] for k, v in metadata.items() if k in CAMERA_CONDITION_KEYS}
+        return self.conditioning(own), own[EXPRESSION][0]
+
     def get_image_outputs(self, camera: Cameras) -> Dict[str, Any]:
         """A whole frame from a camera carrying its condition inputs and background (``MiImageDataManager``)."""
         assert camera.metadata is not None and BACKGROUND in camera.metadata, "the camera carries no frame metadata"
         meta = {k: v.to(self.device) for k, v in camera.metadata.items()}
-        own = {k: v.reshape(-1, v.shape[-1])[:1] for k, v in meta.items() if k in CAMERA_CONDITION_KEYS}
-        condition = self.conditioning(own)
+        condition, expression = self.image_condition(meta)
         background = meta[BACKGROUND].reshape(meta[BACKGROUND].shape[-3:])
-        outputs: Dict[str, Any] = self.geometry.render_camera(
-            camera, condition.vector[0], own[EXPRESSION][0], background
-        )
+        outputs: Dict[str, Any] = self.geometry.render_camera(camera, condition.vector[0], expression, background)
         outputs["identity_norm"] = condition.identity_norm
         outputs["latent_norm"] = condition.latent_norm
         if self.training:
@@ -333,14 +336,12 @@ class MiNerfModel(Model):
         identity = int(camera.metadata[IDENTITY].reshape(-1)[0])
         source = camera.metadata.get(SOURCE_FRAME)
         row = int(source.reshape(-1)[0]) if source is not None else NO_SOURCE_FRAME
-        # The condition once for the image, not per pixel (the window of neighbours is W expressions per camera).
-        own = {k: v.reshape(-1, v.shape[-1])[:1] for k, v in camera.metadata.items() if k in CAMERA_CONDITION_KEYS}
-        vector = self.conditioning(own)
+        vector, expression = self.image_condition(camera.metadata)
         camera.metadata = {k: v for k, v in camera.metadata.items() if k not in CAMERA_CONDITION_KEYS}
         height, width = int(camera.height.reshape(-1)[0]), int(camera.width.reshape(-1)[0])
         background = self.catalogue.frame_background(identity, row, height, width).to(self.device).float() / 255.0
         if self.geometry.renders_images:
-            outputs = self.geometry.render_camera(camera, vector.vector[0], own[EXPRESSION][0], background)
+            outputs = self.geometry.render_camera(camera, vector.vector[0], expression, background)
         else:
             rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
             assert rays.metadata is not None

@@ -29,6 +29,14 @@ inline bool gaussian_alpha(const float* mean, const float* conic, float opacity,
   return alpha >= kMinAlpha;
 }
 
+// Calls f(px, py, pix) for every pixel of a tile, row by row: its centre (x + 0.5, y + 0.5) and its row-major index.
+template <typename F>
+inline void for_each_pixel(const Tiles& t, int64_t tile, F&& f) {
+  const int64_t x0 = (tile % t.tiles_x) * t.tile_size, y0 = (tile / t.tiles_x) * t.tile_size;
+  for (int64_t y = y0; y < std::min(y0 + t.tile_size, t.height); ++y)
+    for (int64_t x = x0; x < std::min(x0 + t.tile_size, t.width); ++x) f(x + 0.5f, y + 0.5f, y * t.width + x);
+}
+
 // A tile's Gaussians copied next to each other, in the tile's order: every pixel of the tile walks this list.
 struct TileGaussians {
   std::vector<float> mean, conic, opacity, color;
@@ -72,35 +80,30 @@ std::vector<torch::Tensor> forward(torch::Tensor means2d, torch::Tensor conics, 
   const int64_t num_tiles = t.tiles_x * t.tiles_y;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t tile = 0; tile < num_tiles; ++tile) {
-    const int64_t x0 = (tile % t.tiles_x) * tile_size, y0 = (tile / t.tiles_x) * tile_size;
     const int32_t start = offsets[tile], count = offsets[tile + 1] - start;
     TileGaussians local(m, q, c, o, ids + start, count, channels);
     std::vector<float> acc(channels);
-    for (int64_t y = y0; y < std::min(y0 + tile_size, height); ++y) {
-      for (int64_t x = x0; x < std::min(x0 + tile_size, width); ++x) {
-        const float px = x + 0.5f, py = y + 0.5f;
-        float T = 1.0f;
-        int32_t stop = start;
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        for (int32_t k = 0; k < count; ++k) {
-          float alpha, g_exp, dx, dy;
-          if (!gaussian_alpha(&local.mean[2 * k], &local.conic[3 * k], local.opacity[k], px, py, alpha, g_exp, dx,
-                              dy))
-            continue;
-          const float next_T = T * (1.0f - alpha);
-          if (next_T <= kMinTransmittance) break;
-          const float w = alpha * T;
-          for (int64_t d = 0; d < channels; ++d) acc[d] += local.color[k * channels + d] * w;
-          T = next_T;
-          stop = start + k + 1;
-        }
-        const int64_t pix = y * width + x;
-        for (int64_t d = 0; d < channels; ++d) oc[pix * channels + d] = acc[d];
-        oa[pix] = 1.0f - T;
-        ol[pix] = stop;
-        ot[pix] = T;
+    for_each_pixel(t, tile, [&](float px, float py, int64_t pix) {
+      float T = 1.0f;
+      int32_t stop = start;
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int32_t k = 0; k < count; ++k) {
+        float alpha, g_exp, dx, dy;
+        if (!gaussian_alpha(&local.mean[2 * k], &local.conic[3 * k], local.opacity[k], px, py, alpha, g_exp, dx,
+                            dy))
+          continue;
+        const float next_T = T * (1.0f - alpha);
+        if (next_T <= kMinTransmittance) break;
+        const float w = alpha * T;
+        for (int64_t d = 0; d < channels; ++d) acc[d] += local.color[k * channels + d] * w;
+        T = next_T;
+        stop = start + k + 1;
       }
-    }
+      for (int64_t d = 0; d < channels; ++d) oc[pix * channels + d] = acc[d];
+      oa[pix] = 1.0f - T;
+      ol[pix] = stop;
+      ot[pix] = T;
+    });
   }
   return {out_colors, out_alphas, last, transmittance};
 }
@@ -136,47 +139,42 @@ std::vector<torch::Tensor> backward(torch::Tensor means2d, torch::Tensor conics,
     float* gq = v_conics.data_ptr<float>() + thread * n * 3;
     float* gc = v_colors.data_ptr<float>() + thread * n * channels;
     float* go = v_opac.data_ptr<float>() + thread * n;
-    const int64_t x0 = (tile % t.tiles_x) * tile_size, y0 = (tile / t.tiles_x) * tile_size;
     const int32_t start = offsets[tile], count = offsets[tile + 1] - start;
     TileGaussians local(m, q, c, o, ids + start, count, channels);
     // The tile's gradients, added to the thread's buffers once at the end.
     std::vector<float> lm(2 * count, 0.0f), lq(3 * count, 0.0f), lc(channels * count, 0.0f), lo(count, 0.0f);
     std::vector<float> behind(channels);
-    for (int64_t y = y0; y < std::min(y0 + tile_size, height); ++y) {
-      for (int64_t x = x0; x < std::min(x0 + tile_size, width); ++x) {
-        const int64_t pix = y * width + x;
-        const float px = x + 0.5f, py = y + 0.5f;
-        const float T_final = ot[pix];
-        float T = T_final;  // transmittance behind the Gaussian being visited
-        std::fill(behind.begin(), behind.end(), 0.0f);  // colour composited behind it, sum_k c_k alpha_k T_k
-        const float* v_c = vc + pix * channels;
-        const float v_a = va[pix];
-        for (int32_t k = ol[pix] - 1 - start; k >= 0; --k) {
-          const float* conic = &local.conic[3 * k];
-          const float opacity = local.opacity[k];
-          float alpha, g_exp, dx, dy;
-          if (!gaussian_alpha(&local.mean[2 * k], conic, opacity, px, py, alpha, g_exp, dx, dy)) continue;
-          const float one_minus = 1.0f - alpha;
-          T /= one_minus;  // now the transmittance in front of this Gaussian
-          const float w = alpha * T;
-          float v_alpha = v_a * T_final / one_minus;
-          for (int64_t d = 0; d < channels; ++d) {
-            const float col = local.color[k * channels + d];
-            lc[k * channels + d] += w * v_c[d];
-            v_alpha += v_c[d] * (col * T - behind[d] / one_minus);
-            behind[d] += col * w;
-          }
-          if (opacity * g_exp > kMaxAlpha) continue;  // clamped alpha: no gradient to opacity or shape
-          lo[k] += v_alpha * g_exp;
-          const float v_power = v_alpha * opacity * g_exp;
-          lq[3 * k + 0] += -0.5f * dx * dx * v_power;
-          lq[3 * k + 1] += -dx * dy * v_power;
-          lq[3 * k + 2] += -0.5f * dy * dy * v_power;
-          lm[2 * k + 0] += v_power * (-conic[0] * dx - conic[1] * dy);
-          lm[2 * k + 1] += v_power * (-conic[2] * dy - conic[1] * dx);
+    for_each_pixel(t, tile, [&](float px, float py, int64_t pix) {
+      const float T_final = ot[pix];
+      float T = T_final;  // transmittance behind the Gaussian being visited
+      std::fill(behind.begin(), behind.end(), 0.0f);  // colour composited behind it, sum_k c_k alpha_k T_k
+      const float* v_c = vc + pix * channels;
+      const float v_a = va[pix];
+      for (int32_t k = ol[pix] - 1 - start; k >= 0; --k) {
+        const float* conic = &local.conic[3 * k];
+        const float opacity = local.opacity[k];
+        float alpha, g_exp, dx, dy;
+        if (!gaussian_alpha(&local.mean[2 * k], conic, opacity, px, py, alpha, g_exp, dx, dy)) continue;
+        const float one_minus = 1.0f - alpha;
+        T /= one_minus;  // now the transmittance in front of this Gaussian
+        const float w = alpha * T;
+        float v_alpha = v_a * T_final / one_minus;
+        for (int64_t d = 0; d < channels; ++d) {
+          const float col = local.color[k * channels + d];
+          lc[k * channels + d] += w * v_c[d];
+          v_alpha += v_c[d] * (col * T - behind[d] / one_minus);
+          behind[d] += col * w;
         }
+        if (opacity * g_exp > kMaxAlpha) continue;  // clamped alpha: no gradient to opacity or shape
+        lo[k] += v_alpha * g_exp;
+        const float v_power = v_alpha * opacity * g_exp;
+        lq[3 * k + 0] += -0.5f * dx * dx * v_power;
+        lq[3 * k + 1] += -dx * dy * v_power;
+        lq[3 * k + 2] += -0.5f * dy * dy * v_power;
+        lm[2 * k + 0] += v_power * (-conic[0] * dx - conic[1] * dy);
+        lm[2 * k + 1] += v_power * (-conic[2] * dy - conic[1] * dx);
       }
-    }
+    });
     for (int32_t k = 0; k < count; ++k) {
       const int32_t g = ids[start + k];
       for (int j = 0; j < 2; ++j) gm[2 * g + j] += lm[2 * k + j];
