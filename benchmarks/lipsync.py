@@ -50,10 +50,8 @@ from minerf_ns.audio.phones import TranscriptError, phones_from_timed_words, rec
 from minerf_ns.audio.training_data import clips_from_videos, held_out_mask, segment_sound
 from minerf_ns.audio.transcripts import read_timed_words
 from minerf_ns.audio.waveform import SAMPLE_RATE, read_audio
-from minerf_ns.tracking.face_landmarker import FaceLandmarker
+from minerf_ns.tracking.face_landmarker import FaceLandmarker, lip_gap
 
-UPPER_LIP, LOWER_LIP, EYE_R, EYE_L = 13, 14, 33, 263
-"""FaceMesh landmarks: inner lip midpoints and outer eye corners (the gap is measured in eye distances)."""
 ESPEAK_SENTENCES = [
     "Bob made a map of the big bay, please bring my papers.",
     "My mom bought a purple umbrella by the pump.",
@@ -63,14 +61,11 @@ ESPEAK_SENTENCES = [
 ]
 
 
-def lip_gap(video) -> np.ndarray:
+def video_lip_gaps(video) -> np.ndarray:
     landmarker, gaps = FaceLandmarker(), []
     for path in video.image_filenames:
         result = landmarker.track(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))
-        p = result.points if result is not None else None
-        gaps.append(
-            np.nan if p is None else np.linalg.norm(p[UPPER_LIP] - p[LOWER_LIP]) / np.linalg.norm(p[EYE_R] - p[EYE_L])
-        )
+        gaps.append(np.nan if result is None else lip_gap(result.points))
     return np.asarray(gaps)
 
 
@@ -96,7 +91,7 @@ def real(data: Path, held_seconds: float, seeds: list[int], folds: int) -> None:
     windows = [(duration - held_seconds, duration)] if folds == 1 else [
         (f * held_seconds, (f + 1) * held_seconds) for f in range(folds)
     ]  # fmt: skip
-    gaps = {v.name: lip_gap(v) for v in videos}
+    gaps = {v.name: video_lip_gaps(v) for v in videos}
     phones = {  # the prior's phones, once per video (every window reads them)
         v.name: recognize_phones(
             read_audio(v.audio, duration_s=(int(v.frame_numbers().max()) + 1) / v.fps, require_sound=False)

@@ -25,13 +25,19 @@ class TransferGroundTruth:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         meta_path = self.root / GROUND_TRUTH_DIR / "meta.json"
-        if not meta_path.is_file():
+        if not self.exists(self.root):
             raise DatasetError(meta_path, "no ground truth (not a minerf-synth dataset)",
-                               "evaluate on a dataset written by minerf-synth", tool="minerf-eval")  # fmt: skip
+                               "evaluate on a dataset written by minerf-synth, or leave --data out: on the run's "
+                               "own real footage the check needs no ground truth", tool="minerf-eval")  # fmt: skip
         self.meta = json.loads(meta_path.read_text())
         self.names: List[str] = [entry["name"] for entry in self.meta["identities"]]
         self.num_frames = int(self.meta["settings"]["num_frames"])
         self.num_train_frames = int(self.meta["num_train_frames"])
+
+    @staticmethod
+    def exists(root: Path) -> bool:
+        """Whether ``root`` holds minerf-synth's transfer ground truth."""
+        return (Path(root) / GROUND_TRUTH_DIR / "meta.json").is_file()
 
     def held_out_frames(self) -> List[int]:
         """Frame numbers held out of training (the last 10% of every video)."""

@@ -19,6 +19,20 @@ from minerf_ns.orbit import orbit_poses
 from minerf_ns.rendering import make_camera, render_rgb
 
 
+def held_out_rows(dataset, frames_per_identity: Optional[int] = None) -> Dict[int, List[int]]:
+    """The rows of a held-out dataset to score, by identity index: ``frames_per_identity`` of each identity's, evenly
+    spaced from its first (long videos: the benchmarks), or all (None)."""
+    identities = dataset.cameras.metadata[IDENTITY][:, 0]
+    chosen = {}
+    for identity in torch.unique(identities).tolist():
+        rows = torch.nonzero(identities == identity)[:, 0]
+        if frames_per_identity is not None:
+            picks = np.linspace(0, len(rows) - 1, min(frames_per_identity, len(rows))).round().astype(int)
+            rows = rows[np.unique(picks)]
+        chosen[int(identity)] = rows.tolist()
+    return chosen
+
+
 @torch.no_grad()
 def evaluate_held_out(
     pipeline, frames_per_identity: Optional[int] = None
@@ -32,13 +46,7 @@ def evaluate_held_out(
     """
     model, dataset = pipeline.model, pipeline.datamanager.eval_dataset
     identities = dataset.cameras.metadata[IDENTITY][:, 0]
-    chosen = list(range(len(dataset)))
-    if frames_per_identity is not None:
-        chosen = []
-        for identity in torch.unique(identities).tolist():
-            rows = torch.nonzero(identities == identity)[:, 0]
-            picks = np.unique(np.linspace(0, len(rows) - 1, min(frames_per_identity, len(rows))).round().astype(int))
-            chosen += rows[picks].tolist()
+    chosen = [idx for rows in held_out_rows(dataset, frames_per_identity).values() for idx in rows]
     sums: Dict[str, Dict[str, List[float]]] = {}
     rows = []
     for order, idx in enumerate(chosen):

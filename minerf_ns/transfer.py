@@ -10,7 +10,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from minerf_ns.contract import NO_SOURCE_FRAME, Condition, sequence_windows
+from minerf_ns.contract import EXPRESSION, EXPRESSION_WINDOW, NO_SOURCE_FRAME, Condition, sequence_windows
 from minerf_ns.orbit import orbit_poses
 from minerf_ns.rendering import make_camera, render_rgb
 
@@ -47,6 +47,16 @@ def transfer_source_frames(model, target: int, num_frames: int, pose: PoseMode) 
     if pose == "own":
         return [k % len(model.catalogue.camera_to_worlds[target]) for k in range(num_frames)]
     return [0 if pose == "fixed" else NO_SOURCE_FRAME] * num_frames
+
+
+def driven_camera(cameras, target: int, driver: int):
+    """Camera ``target`` of a dataset's cameras (its identity, pose, latent policy and background) with the expression
+    of camera ``driver`` (and its window of neighbours): one frame of A driven by a recorded frame of B."""
+    camera = cameras[target : target + 1]
+    theirs = cameras.metadata
+    camera.metadata = {**camera.metadata, EXPRESSION: theirs[EXPRESSION][driver : driver + 1],
+                       EXPRESSION_WINDOW: theirs[EXPRESSION_WINDOW][driver : driver + 1]}  # fmt: skip
+    return camera
 
 
 def render_transfer(

@@ -1,6 +1,8 @@
 """``minerf-eval heldout``: held-out frames of any dataset rendered next to the truth, with metrics.
 
-``minerf-eval transfer``: expression transfer measured against exact ground truth on a `minerf-synth` dataset.
+``minerf-eval transfer``: expression transfer measured against exact ground truth on a `minerf-synth` dataset; on
+real footage (no ground truth), the cross-identity check of ``minerf_ns/cross_identity.py`` on the run's held-out
+frames: identity PSNR outside the mouth and the lip-gap correlation with the driver.
 
 For every identity A of the model and every video B of the dataset, A is rendered with B's expression k under A's
 pose k and compared with the true image (PSNR/SSIM, LPIPS when its weights exist, on the head box and the whole
@@ -32,11 +34,14 @@ from minerf_ns.media import display_factor, label, upscale, write_png
 CONSOLE = Console()
 TOOL = "minerf-eval transfer"
 METRIC_KEYS = ("head_psnr", "head_ssim", "psnr", "ssim", "expression_psnr")
+REAL_METRIC_KEYS = ("identity_psnr", "gap", "lip_gap_r", "head_psnr", "mouth_psnr")
 
 
 @dataclass
 class EvalTransfer:
-    """Measure expression transfer and self-reenactment of a trained MI-NeRF against synthetic ground truth."""
+    """Measure expression transfer and self-reenactment of a trained MI-NeRF: against exact ground truth on a
+    minerf-synth dataset; on real footage, identity PSNR outside the mouth and how well the mouth follows the driver's
+    (its lip gap's correlation), on the run's held-out frames."""
 
     load_config: Path
     """The run's config.yml (written by ns-train)."""
@@ -46,6 +51,8 @@ class EvalTransfer:
     """The `minerf-synth` dataset with its ground truth (default: the run's training data)."""
     frames: Literal["held-out", "all"] = "held-out"
     """Which frame numbers k to evaluate: the held-out ones (the last 10%) or every frame."""
+    pair_frames: int = 8
+    """Real footage: held-out frames of each identity (and of each driver) per pair, evenly spaced."""
     figures: bool = True
     """Also write identity_codes.png, singular_values.png and transfer_grid.png."""
     no_watermark: bool = False
@@ -61,7 +68,9 @@ class EvalTransfer:
         from minerf_ns.transfer import render_transfer
 
         refuse_existing(self.output_dir, TOOL, self.overwrite)
-        config, pipeline, step = load_run(self.load_config, TOOL, test_mode="inference")
+        config, pipeline, step = load_run(self.load_config, TOOL)
+        if self.data is None and not TransferGroundTruth.exists(config.pipeline.datamanager.data):
+            return self.cross_identity(config, pipeline, step)
         model = pipeline.model
         truth = TransferGroundTruth(self.data or config.pipeline.datamanager.data)
         missing = [n for n in model.identity_names if n not in truth.names]
@@ -112,18 +121,45 @@ class EvalTransfer:
             self.write_figures(model, truth, provenance)
         CONSOLE.print(f"wrote {self.output_dir / 'transfer.json'}")
 
-    def write_figures(self, model, truth, provenance) -> None:
-        """identity_codes.png, singular_values.png, transfer_grid.png (the renders: marked by ``provenance``)."""
-        from minerf_ns.figures import plot_identity_codes, plot_singular_values
-        from minerf_ns.transfer import render_transfer
+    def cross_identity(self, config, pipeline, step: int) -> None:
+        """Real footage: every identity driven by every identity's held-out expressions, without ground truth."""
+        from minerf_ns.cross_identity import evaluate_cross_identity
 
-        names = model.identity_names
+        model = pipeline.model
+        count = sum(min(self.pair_frames, n) for n in held_out_counts(pipeline)) * len(model.identity_names)
+        with Progress(TextColumn("transfer"), BarColumn(), TextColumn("{task.completed}/{task.total} renders"),
+                      TimeRemainingColumn(), console=CONSOLE) as progress:  # fmt: skip
+            task = progress.add_task("transfer", total=count)
+            summary, grid = evaluate_cross_identity(pipeline, self.pair_frames, lambda: progress.advance(task))
+        summary = {"config": str(self.load_config), "method": config.method_name,
+                   "interaction": model.config.interaction, "step": int(step), "protocol": "cross-identity",
+                   **summary}  # fmt: skip
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        (self.output_dir / "transfer.json").write_text(json.dumps(summary, indent=2))
+        print_table(summary, REAL_METRIC_KEYS)
+        if self.figures:
+            provenance = render_provenance(config, TOOL, model.identity_names, not self.no_watermark)
+            write_png(self.output_dir / "transfer_grid.png", grid, provenance=provenance)
+            self.write_code_figures(model)
+        CONSOLE.print(f"wrote {self.output_dir / 'transfer.json'}")
+
+    def write_code_figures(self, model) -> None:
+        """identity_codes.png and singular_values.png."""
+        from minerf_ns.figures import plot_identity_codes, plot_singular_values
+
         codes = model.conditioning.codes.identity.weight.detach().cpu().numpy()
-        plot_identity_codes(codes, names, self.output_dir / "identity_codes.png")
+        plot_identity_codes(codes, model.identity_names, self.output_dir / "identity_codes.png")
         interaction = model.conditioning.interaction
         matrices = {n: p.detach().cpu().numpy() for n, p in interaction.named_parameters() if p.ndim == 2}
         if matrices:
             plot_singular_values(matrices, self.output_dir / "singular_values.png")
+
+    def write_figures(self, model, truth, provenance) -> None:
+        """identity_codes.png, singular_values.png, transfer_grid.png (the renders: marked by ``provenance``)."""
+        from minerf_ns.transfer import render_transfer
+
+        names = model.identity_names
+        self.write_code_figures(model)
         # Rows: identities; columns: each video's first held-out expression; the identity's first pose.
         k = truth.held_out_frames()[0]
         drivers = torch.from_numpy(np.stack([truth.expressions(n)[k] for n in truth.names]))
@@ -146,15 +182,23 @@ def mean_over(pairs: Dict[str, Dict[str, Dict[str, float]]], same: bool) -> Dict
     return {key: float(np.mean([m[key] for m in chosen if key in m])) for key in keys}
 
 
-def print_table(summary: dict) -> None:
+def held_out_counts(pipeline) -> List[int]:
+    """How many held-out frames each identity of a pipeline has."""
+    from minerf_ns.contract import IDENTITY
+
+    identities = pipeline.datamanager.eval_dataset.cameras.metadata[IDENTITY][:, 0]
+    return torch.bincount(identities).tolist()
+
+
+def print_table(summary: dict, keys=METRIC_KEYS) -> None:
     """Transfer and self-reenactment scores."""
     table = Table(title=f"{summary['method']} ({summary['interaction']}), step {summary['step']}")
     table.add_column("")
-    for key in METRIC_KEYS:
+    for key in keys:
         table.add_column(key, justify="right")
     for row in ("transfer", "self_reenactment"):
         values = summary[row]
-        table.add_row(row, *(f"{values[k]:.3f}" if k in values else "-" for k in METRIC_KEYS))
+        table.add_row(row, *(f"{values[k]:.3f}" if k in values else "-" for k in keys))
     CONSOLE.print(table)
 
 

@@ -20,6 +20,8 @@ ROI_SCALE = 1.5
 MIN_PRESENCE = 0.5
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 """FaceMesh landmarks that set the crop's rotation when tracking (subject's right/left eye, outer corners)."""
+UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14
+"""FaceMesh's inner-lip midpoints (the lip gap)."""
 
 
 @dataclass
@@ -123,3 +125,19 @@ class FaceLandmarker:
             return None
         self._roi = roi_from_landmarks(result.points[:, :2])
         return result
+
+
+def lip_gap(points: Float[np.ndarray, "468 3"]) -> float:
+    """How far the lips are apart in a frame's landmarks: the inner-lip midpoints' distance in eye distances (outer
+    corners), so that it reads the same at any face size; about 0 with the lips closed, 0.3-0.5 wide open."""
+    eyes = np.linalg.norm(points[RIGHT_EYE_OUTER, :2] - points[LEFT_EYE_OUTER, :2])
+    return float(np.linalg.norm(points[UPPER_INNER_LIP, :2] - points[LOWER_INNER_LIP, :2]) / max(eyes, 1e-6))
+
+
+def still_lip_gap(landmarker: FaceLandmarker, rgb: np.ndarray) -> float:
+    """``lip_gap`` of a single image (not a frame of a tracked video), NaN where no face is found: the detector's crop,
+    then the crop of its landmarks (a tighter one, as tracking a video would give)."""
+    landmarker.reset()
+    result = landmarker.track(rgb)
+    result = landmarker.track(rgb) if result is not None else None
+    return float("nan") if result is None else lip_gap(result.points)
