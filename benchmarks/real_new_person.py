@@ -10,6 +10,7 @@ minerf-personalize runs; a rerun reuses finished ones.
 
     python benchmarks/real_new_person.py --data /tmp/xs/real --out /tmp/real-new \\
         --prior aoc hill may trump vlogger --new cnn macron bald german [--iterations 500] [--method mi-gaussians]
+    python benchmarks/real_new_person.py ... --prior others --new cnn macron bald german   (each left out in turn)
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="the real people tracked at 128 px")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--prior", nargs="+", required=True, help="the people of the prior")
+    parser.add_argument("--prior", nargs="+", required=True,
+                        help="the people of the prior; 'others': each new person's prior is everyone else of --data "
+                        "(each left out in turn)")  # fmt: skip
     parser.add_argument("--new", nargs="+", required=True, help="the new people (never in the prior)")
     parser.add_argument("--prior-iterations", type=int, default=2000)
     parser.add_argument("--iterations", type=int, default=500, help="personalization = scratch iterations")
@@ -79,22 +82,29 @@ def main() -> None:
     from minerf_ns.commands import quiet_warnings
 
     quiet_warnings()
-    assert not set(args.prior) & set(args.new), "a new person must not be in the prior"
+    everyone = sorted(d.name for d in args.data.iterdir() if (d / "transforms_train.json").is_file())
+    priors = {name: [p for p in everyone if p != name] if args.prior == ["others"] else args.prior for name in args.new}
+    assert all(name not in prior for name, prior in priors.items()), "a new person must not be in the prior"
     out = args.out.resolve()
-    prior_root = out / "prior"
-    if not list(prior_root.rglob("config.yml")):
-        seconds = checked([BIN / "ns-train", args.method, "--data", args.data, "--output-dir", prior_root,
-                           "--max-num-iterations", args.prior_iterations, *COMMON,
-                           *schedules(args.prior_iterations, args.method), "mi-nerf-data", "--identities",
-                           *args.prior])  # fmt: skip
-        print(f"prior of {len(args.prior)} people: {args.prior_iterations} iterations, {seconds:.0f} s", flush=True)
-    prior = newest_config(prior_root)
+
+    def prior_config(people: List[str]) -> Path:
+        """The prior of ``people`` (trained once: every new person with the same prior shares it)."""
+        prior_root = out / ("prior" if args.prior != ["others"] else f"prior-{'-'.join(people)}")
+        if not list(prior_root.rglob("config.yml")):
+            seconds = checked([BIN / "ns-train", args.method, "--data", args.data, "--output-dir", prior_root,
+                               "--max-num-iterations", args.prior_iterations, *COMMON,
+                               *schedules(args.prior_iterations, args.method), "mi-nerf-data", "--identities",
+                               *people])  # fmt: skip
+            print(f"prior of {len(people)} people: {args.prior_iterations} iterations, {seconds:.0f} s", flush=True)
+        return newest_config(prior_root)
+
     short = out / "short"
     rows = {}
     for name in args.new:
         first_seconds(args.data / name, short / name, args.seconds)
+        prior = prior_config(priors[name])
 
-        def personalized(name=name) -> dict:
+        def personalized(name=name, prior=prior) -> dict:
             root = out / "personalized" / name
             grids = ["--grid-lr", args.grid_lr] if args.method == "mi-nerf-fast" else []
             seconds = checked([BIN / "minerf-personalize", "--load-config", prior, "--data", short, "--identities",

@@ -33,7 +33,10 @@ def render_gaussians(
         viewmat: world-to-camera transform in OpenCV axes; intrinsics: the pinhole matrix K.
     """
     if means.is_cuda:
-        from gsplat import rasterization  # CUDA only: gsplat builds its kernels on first use
+        from minerf_ns.splatting.gsplat_kernels import use_prebuilt
+
+        use_prebuilt()  # kernels built once (MINERF_GSPLAT_KERNELS); else gsplat compiles them on first use
+        from gsplat import rasterization
 
         out, alpha, _ = rasterization(
             means, quats, scales, opacities, colors, viewmat[None], intrinsics[None], width, height,
