@@ -341,7 +341,7 @@ class MiNerfModel(Model):
         height, width = int(camera.height.reshape(-1)[0]), int(camera.width.reshape(-1)[0])
         background = self.catalogue.frame_background(identity, row, height, width).to(self.device).float() / 255.0
         if self.geometry.renders_images:
-            outputs = self.geometry.render_camera(camera, vector.vector[0], expression, background)
+            outputs = self.geometry.render_camera(camera, vector.vector[0], expression, background, obb_box)
         else:
             rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
             assert rays.metadata is not None

@@ -18,6 +18,7 @@ from minerf_ns.geometry.gaussians import GaussianGeometry, GaussianGeometryConfi
 from minerf_ns.head_box_pixel_sampler import pixel_weights
 from minerf_ns.optimizer_groups import FIELDS, GAUSSIAN_GROUPS
 from minerf_ns.rendering import make_camera
+from nerfstudio.data.scene_box import OrientedBox
 
 AABB = torch.tensor([[-0.2, -0.3, -0.2], [0.2, 0.2, 0.2]])
 CONFIG = GaussianGeometryConfig(num_mesh_gaussians=500, num_free_gaussians=100)
@@ -72,6 +73,15 @@ def test_where_no_gaussian_reaches_the_frame_shows_its_background():
     assert float(seen["accumulation"][24, 24]) > 0.99 and float(seen["accumulation"][0, 0]) < 0.01
     assert 0.85 < float(seen["depth"][24, 24]) < 0.95  # the face's front, about 0.9 m from the camera
     assert torch.equal(empty["rgb"], background) and float(empty["accumulation"].max()) == 0.0
+    # The viewer's crop box: only the Gaussians whose centres lie in it (a box around the left half of the head
+    # keeps that half; a box around everything changes nothing).
+    left = OrientedBox(R=torch.eye(3), T=torch.tensor([-0.1, 0.0, 0.0]), S=torch.tensor([0.2, 1.0, 1.0]))
+    everything = OrientedBox(R=torch.eye(3), T=torch.zeros(3), S=torch.full((3,), 2.0))
+    camera = make_camera(facing, intrinsics)
+    half = geometry.render_camera(camera, torch.zeros(24), torch.zeros(53), background, left)
+    whole = geometry.render_camera(camera, torch.zeros(24), torch.zeros(53), background, everything)
+    assert torch.equal(whole["rgb"], seen["rgb"])
+    assert float(half["accumulation"][24, 20]) > 0.99 and float(half["accumulation"][24, 29]) < 0.2  # measured 0.06
 
 
 def test_the_whole_frame_loss_weights_pixels_at_the_ray_samplers_odds():

@@ -25,6 +25,7 @@ from minerf_ns.optimizer_groups import FIELDS
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle, RaySamples
 from nerfstudio.configs.base_config import InstantiateConfig
+from nerfstudio.data.scene_box import OrientedBox
 from nerfstudio.field_components.field_heads import FieldHeadNames
 from nerfstudio.fields.base_field import Field
 
@@ -70,9 +71,10 @@ class Geometry(nn.Module):
         condition: Float[Tensor, " C"],
         expression: Optional[Float[Tensor, " E"]],
         background: Float[Tensor, "H W 3"],
+        crop: Optional[OrientedBox] = None,
     ) -> Dict[str, Tensor]:
         """A whole image of one camera (geometries with ``renders_images``): ``rgb`` over ``background``,
-        ``accumulation`` and ``depth``, each [H, W, *]."""
+        ``accumulation`` and ``depth``, each [H, W, *]; with ``crop`` (the viewer's crop box), only what lies in it."""
         raise NotImplementedError
 
     def parameter_groups(self) -> Dict[str, List[nn.Parameter]]:

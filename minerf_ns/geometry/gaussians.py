@@ -30,6 +30,7 @@ from minerf_ns.optimizer_groups import FIELDS, GAUSSIAN_GROUPS
 from minerf_ns.splatting import render_gaussians
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
+from nerfstudio.data.scene_box import OrientedBox
 
 OFFSET_UNIT = 0.01
 """The network's position offsets are in centimetres (metres / 100): its outputs stay near 1 for a face's motion."""
@@ -153,9 +154,14 @@ class GaussianGeometry(Geometry):
         condition: Float[Tensor, " C"],
         expression: Optional[Float[Tensor, " E"]],
         background: Float[Tensor, "H W 3"],
+        crop: Optional[OrientedBox] = None,
     ) -> Dict[str, Tensor]:
-        """One camera's image: ``rgb`` over ``background`` [H, W, 3], ``accumulation`` and ``depth`` [H, W, 1]."""
+        """One camera's image: ``rgb`` over ``background`` [H, W, 3], ``accumulation`` and ``depth`` [H, W, 1]; with
+        ``crop``, of the Gaussians whose centres lie in it (as splatfacto crops)."""
         means, quats, scales, opacities, colours = self.gaussians(condition, expression)
+        if crop is not None:
+            inside = crop.within(means).reshape(-1)
+            means, quats, scales, opacities, colours = (t[inside] for t in (means, quats, scales, opacities, colours))
         viewmat, intrinsics = opencv_camera(camera)
         viewmat, intrinsics = viewmat.to(means), intrinsics.to(means)
         depth = means @ viewmat[2, :3] + viewmat[2, 3]  # camera z of each centre: rendered as a fourth channel
