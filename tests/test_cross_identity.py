@@ -78,17 +78,18 @@ def test_eval_transfer_without_ground_truth_drives_every_identity_by_every_other
     config = str(trained / "config.yml")
     together([
         lambda: run("minerf-eval", "transfer", "--load-config", config, "--output-dir", str(tmp_path / "t"),
-                    cwd=tmp_path),
+                    "--pair-frames", "2", cwd=tmp_path),
         lambda: run("minerf-eval", "heldout", "--load-config", config, "--output-dir", str(tmp_path / "h"),
-                    cwd=tmp_path),
+                    "--frames", "2", cwd=tmp_path),
     ])  # fmt: skip
     result = json.loads((tmp_path / "t" / "transfer.json").read_text())
     held = json.loads((tmp_path / "h" / "heldout.json").read_text())
     names = sorted(held["identities"])
     assert result["protocol"] == "cross-identity" and sorted(result["pairs"]) == names
     assert all(sorted(row) == names for row in result["pairs"].values())
-    assert all(len(m["render_gaps"]) == 3 for row in result["pairs"].values() for m in row.values())  # 3 held out
-    # Self-reenactment is the plain held-out render: the same head-box PSNR as minerf-eval heldout's.
+    assert all(len(m["render_gaps"]) == 2 for row in result["pairs"].values() for m in row.values())  # 2 of 3
+    # Self-reenactment is the plain held-out render: the same head-box PSNR as minerf-eval heldout's on the same frames
+    # (the first and last of each identity's three held-out frames).
     assert result["self_reenactment"]["head_psnr"] == pytest.approx(held["mean"]["head_psnr"], abs=1e-3)
     # Measured on this 60-iteration model: identity PSNR 21.06 (transfer) and 21.07 (self) dB: after 60 iterations
     # the expression barely matters; margins for the CPU backward's non-determinism.

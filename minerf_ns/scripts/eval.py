@@ -212,6 +212,8 @@ class EvalHeldOut:
     """The run's config.yml (written by ns-train)."""
     output_dir: Path = Path("heldout-eval")
     """Where heldout.json and heldout_comparison.png go."""
+    frames: Optional[int] = None
+    """Score only this many held-out frames of each identity, evenly spaced (long videos); all by default."""
     no_watermark: bool = False
     """Leave the invisible watermark out of the pixels (the file's statement that it is a render stays). Keep the mark
     where you can: it lets whoever receives the file, after re-encoding or cropping, tell a rendered face from a
@@ -225,7 +227,9 @@ class EvalHeldOut:
         tool = "minerf-eval heldout"
         refuse_existing(self.output_dir, tool, self.overwrite)
         config, pipeline, step = load_run(self.load_config, tool)
-        per_identity, comparison = evaluate_held_out(pipeline)
+        if self.frames is not None and self.frames < 1:
+            fail(tool, f"--frames {self.frames}: must be at least 1. Fix: pass a positive count, or leave it out (all)")
+        per_identity, comparison = evaluate_held_out(pipeline, self.frames)
         provenance = render_provenance(config, tool, pipeline.model.identity_names, not self.no_watermark)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         write_png(self.output_dir / "heldout_comparison.png", comparison, provenance=provenance)
