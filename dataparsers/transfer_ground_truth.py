@@ -25,7 +25,7 @@ class TransferGroundTruth:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         meta_path = self.root / GROUND_TRUTH_DIR / "meta.json"
-        if not self.exists(self.root):
+        if not meta_path.is_file():
             raise DatasetError(meta_path, "no ground truth (not a minerf-synth dataset)",
                                "evaluate on a dataset written by minerf-synth, or leave --data out: on the run's "
                                "own real footage the check needs no ground truth", tool="minerf-eval")  # fmt: skip
@@ -36,8 +36,9 @@ class TransferGroundTruth:
 
     @staticmethod
     def exists(root: Path) -> bool:
-        """Whether ``root`` holds minerf-synth's transfer ground truth."""
-        return (Path(root) / GROUND_TRUTH_DIR / "meta.json").is_file()
+        """Whether ``root`` holds minerf-synth's transfer ground truth (``--no-transfer`` writes the meta data only)."""
+        truth = Path(root) / GROUND_TRUTH_DIR
+        return (truth / "meta.json").is_file() and (truth / "transfer").is_dir()
 
     def held_out_frames(self) -> List[int]:
         """Frame numbers held out of training (the last 10% of every video)."""

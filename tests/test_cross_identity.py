@@ -91,10 +91,10 @@ def test_eval_transfer_without_ground_truth_drives_every_identity_by_every_other
     # Self-reenactment is the plain held-out render: the same head-box PSNR as minerf-eval heldout's on the same frames
     # (the first and last of each identity's three held-out frames).
     assert result["self_reenactment"]["head_psnr"] == pytest.approx(held["mean"]["head_psnr"], abs=1e-3)
-    # Measured on this 60-iteration model: identity PSNR 21.06 (transfer) and 21.07 (self) dB: after 60 iterations
+    # Measured on this 60-iteration model: identity PSNR 16.52 (transfer) and 16.56 (self) dB: after 60 iterations
     # the expression barely matters; margins for the CPU backward's non-determinism.
     for part in ("transfer", "self_reenactment"):
-        assert result[part]["identity_psnr"] == pytest.approx(21.06, abs=0.5), result[part]
+        assert result[part]["identity_psnr"] == pytest.approx(16.54, abs=0.5), result[part]
     assert result["transfer"]["gap"] == pytest.approx(
         result["transfer"]["identity_psnr"] - result["self_reenactment"]["identity_psnr"]
     )
