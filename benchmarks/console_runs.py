@@ -1,5 +1,6 @@
 """What the benchmarks that drive the real console scripts share: where the scripts are, the CPU options of every
-ns-train run, running a command with its failure reported, finding the run it wrote."""
+ns-train run, the schedules of a shorter run, running a command with its failure reported, finding the run it
+wrote."""
 
 from __future__ import annotations
 
@@ -8,12 +9,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, List, Sequence
 
 BIN = Path(sys.executable).parent
 """The venv's console scripts."""
 COMMON = ["--vis", "tensorboard", "--logging.local-writer.enable", "False", "--machine.device-type", "cpu"]
 """ns-train options of every benchmark run on this CPU."""
+
+
+def schedules(iterations: int, method: str) -> List[str]:
+    """ns-train options that stretch every optimizer group's decay of ``method`` over ``iterations`` (the methods'
+    schedules assume 2,000, or 20,000 for the GPU's)."""
+    from minerf_ns.config import METHODS
+
+    groups = [g.replace("_", "-") for g in METHODS[method].config.optimizers]
+    return [arg for g in groups for arg in (f"--optimizers.{g}.scheduler.max-steps", str(iterations))]
 
 
 def checked(command: Sequence) -> float:

@@ -24,7 +24,7 @@ from typing import Dict, List
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from console_runs import BIN, COMMON, cached, checked, newest_config  # noqa: E402
+from console_runs import BIN, COMMON, cached, checked, newest_config, schedules  # noqa: E402
 
 
 def first_seconds(source: Path, target: Path, seconds: float) -> None:
@@ -43,14 +43,6 @@ def first_seconds(source: Path, target: Path, seconds: float) -> None:
     (target / "transforms_val.json").write_text(
         json.dumps({**held, "frames": [f for f in frames if f["img_id"] >= cut]})
     )
-
-
-def schedules(iterations: int, method: str) -> List[str]:
-    """Every optimizer group's decay over ``iterations`` (the methods' schedules assume 2,000)."""
-    from minerf_ns.config import METHODS
-
-    groups = [g.replace("_", "-") for g in METHODS[method].config.optimizers]
-    return [arg for g in groups for arg in (f"--optimizers.{g}.scheduler.max-steps", str(iterations))]
 
 
 def score(config: Path, frames: int) -> Dict[str, float]:

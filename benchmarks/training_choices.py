@@ -18,7 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
-from transfer_table import BIN, GROUPS, checked
+from console_runs import BIN, checked, schedules
 
 from minerf_ns.config import METHODS
 
@@ -47,9 +47,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=600)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
-    schedules = [
-        a for g in GROUPS[args.method] for a in (f"--optimizers.{g}.scheduler.max-steps", str(args.iterations))
-    ]
+    stretched = schedules(args.iterations, args.method)
     results = {}
     for name, extra in variants(args.method).items():
         for seed in args.seeds:
@@ -57,7 +55,7 @@ def main() -> None:
             start = time.perf_counter()
             checked([str(BIN / "ns-train"), args.method, "--data", str(args.data), "--output-dir", str(root),
                  "--max-num-iterations", str(args.iterations), "--machine.seed", str(seed), "--vis", "tensorboard",
-                 "--logging.local-writer.enable", "False", "--machine.device-type", "cpu", *schedules,
+                 "--logging.local-writer.enable", "False", "--machine.device-type", "cpu", *stretched,
                  *extra])  # fmt: skip
             seconds = time.perf_counter() - start
             config = sorted(root.rglob("config.yml"))[-1]

@@ -11,21 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from minerf_ns.optimizer_groups import CODES, FIELDS, GRIDS
-
-BIN = Path(sys.executable).parent
-GROUPS = {
-    "mi-nerf-fast": (FIELDS, CODES, GRIDS),
-    "mi-nerf-small": (FIELDS, CODES),
-    "mi-nerf": (FIELDS, CODES),
-}
+sys.path.insert(0, str(Path(__file__).parent))
+from console_runs import BIN, checked, schedules  # noqa: E402
 
 
 def high_degree(n: int) -> list:
@@ -48,13 +41,6 @@ ROWS = {
 }
 
 
-def checked(command: list) -> None:
-    """Run a command; on failure print its stderr's end and stop."""
-    proc = subprocess.run(command, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(command[:2])} failed:\n{proc.stderr[-3000:]}")
-
-
 def run_row(args: argparse.Namespace, row: str, seed: int) -> dict:
     """Train one row with one seed (or reuse its finished result) and return its ``minerf-eval transfer`` scores."""
     eval_dir = args.out / f"eval-{row}-seed{seed}"
@@ -62,12 +48,10 @@ def run_row(args: argparse.Namespace, row: str, seed: int) -> dict:
         return json.loads((eval_dir / "transfer.json").read_text())
     run_root = args.out / f"{row}-seed{seed}"
     start = time.perf_counter()
-    schedules = [arg for group in GROUPS[args.method]
-                 for arg in (f"--optimizers.{group}.scheduler.max-steps", str(args.iterations))]  # fmt: skip
     checked([str(BIN / "ns-train"), args.method, "--data", str(args.data), "--output-dir", str(run_root),
              "--max-num-iterations", str(args.iterations), *ROWS[row][2], "--machine.seed", str(seed),
              "--vis", "tensorboard", "--logging.local-writer.enable", "False",
-             "--machine.device-type", "cpu", *schedules,
+             "--machine.device-type", "cpu", *schedules(args.iterations, args.method),
              *(["mi-nerf-data", "--identities", *args.identities] if args.identities else [])])  # fmt: skip
     seconds = time.perf_counter() - start
     config = sorted(run_root.rglob("config.yml"))[-1]
