@@ -74,7 +74,8 @@ def evaluate_cross_identity(
     cameras, names = dataset.cameras, model.identity_names
     rows = held_out_rows(dataset, frames_per_identity)
     landmarker = FaceLandmarker()
-    images = {idx: dataset[idx]["image"][..., :3].float() for chosen in rows.values() for idx in chosen}
+    items = {idx: dataset[idx] for chosen in rows.values() for idx in chosen}
+    images = {idx: item["image"][..., :3].float() for idx, item in items.items()}
     real_gaps = {idx: still_lip_gap(landmarker, to_uint8(image)) for idx, image in images.items()}
     pairs: Dict[str, Dict[str, dict]] = {}
     grid: Dict[int, List[np.ndarray]] = {}
@@ -86,14 +87,14 @@ def evaluate_cross_identity(
                 jdx = drivers[k % len(drivers)]
                 camera = driven_camera(cameras, idx, jdx)
                 render = model.get_outputs_for_camera(camera)["rgb"].cpu()
-                region = dataset[idx][HEAD_BOX][..., 0].clone()
+                region = items[idx][HEAD_BOX][..., 0].clone()
                 for box in (mouth_box(cameras, idx), mouth_box(camera, 0)):
                     if box is not None:
                         region &= ~box[..., 0]
                 scores.setdefault("identity_psnr", []).append(float(model.metrics.masked_psnr(render, images[idx],
                                                                                                region)))  # fmt: skip
                 if a == b:
-                    metrics = model.metrics.image_metrics(render, images[idx], dataset[idx][HEAD_BOX],
+                    metrics = model.metrics.image_metrics(render, images[idx], items[idx][HEAD_BOX],
                                                           mouth_box(cameras, idx))  # fmt: skip
                     for key in ("head_psnr", "head_ssim", "mouth_psnr", "mouth_ssim"):
                         if key in metrics:
