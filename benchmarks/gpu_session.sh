@@ -20,7 +20,7 @@ if [ -z "${DRY:-}" ]; then
   fi
   timeout "${BENCH_TIMEOUT:-480}" python3 benchmarks/gpu.py --work /tmp/gpubench --steps ${STEPS:-1 2 3 4 5 6} 2>&1 \
     | tee "$OUT/gpu.txt"
-else
-  python3 benchmarks/gsplat_kernels.py --out "$OUT"; echo "(gsplat_kernels exit $?: no nvcc is expected here)"
+else  # no kernel build here: a CUDA compile on 2 cores takes many minutes and most of the memory
+  python3 benchmarks/gsplat_kernels.py --help | head -1
   python3 benchmarks/gpu.py --work "$OUT/gpubench" --device cpu --tiny --steps ${STEPS:-6} 2>&1 | tail -12
 fi
