@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from nerfstudio_cli import run, together
+from nerfstudio_cli import fail_line, run, together
 from PIL import Image
 
 from minerf_ns.contract import EXPRESSION, EXPRESSION_WINDOW, FRAME, IDENTITY, SOURCE_FRAME, camera_metadata
@@ -102,3 +102,10 @@ def test_eval_transfer_without_ground_truth_drives_every_identity_by_every_other
     side = 48 * display_factor(48)
     assert grid.shape == (3 * side, 2 * side, 3)  # the drivers' frames, then one row per identity
     assert Image.open(tmp_path / "t" / "identity_codes.png").size[0] > 300
+
+
+def test_eval_transfer_refuses_no_pair_frames(trained, tmp_path):
+    line = fail_line("minerf-eval", "transfer", "--load-config", str(trained / "config.yml"), "--output-dir",
+                     str(tmp_path / "t"), "--pair-frames", "0", cwd=tmp_path)  # fmt: skip
+    assert "--pair-frames 0" in line and "Fix:" in line
+    assert not (tmp_path / "t").exists()

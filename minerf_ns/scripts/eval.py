@@ -68,6 +68,8 @@ class EvalTransfer:
         from minerf_ns.transfer import render_transfer
 
         refuse_existing(self.output_dir, TOOL, self.overwrite)
+        if self.pair_frames < 1:
+            fail(TOOL, f"--pair-frames {self.pair_frames}: must be at least 1. Fix: pass a positive count (default 8)")
         config, pipeline, step = load_run(self.load_config, TOOL)
         if self.data is None and not TransferGroundTruth.exists(config.pipeline.datamanager.data):
             return self.cross_identity(config, pipeline, step)
@@ -124,9 +126,11 @@ class EvalTransfer:
     def cross_identity(self, config, pipeline, step: int) -> None:
         """Real footage: every identity driven by every identity's held-out expressions, without ground truth."""
         from minerf_ns.cross_identity import evaluate_cross_identity
+        from minerf_ns.evaluation import held_out_rows
 
         model = pipeline.model
-        count = sum(min(self.pair_frames, n) for n in held_out_counts(pipeline)) * len(model.identity_names)
+        rows = held_out_rows(pipeline.datamanager.eval_dataset, self.pair_frames)
+        count = sum(len(chosen) for chosen in rows.values()) * len(rows)
         with Progress(TextColumn("transfer"), BarColumn(), TextColumn("{task.completed}/{task.total} renders"),
                       TimeRemainingColumn(), console=CONSOLE) as progress:  # fmt: skip
             task = progress.add_task("transfer", total=count)
@@ -180,14 +184,6 @@ def mean_over(pairs: Dict[str, Dict[str, Dict[str, float]]], same: bool) -> Dict
         return {}
     keys = dict.fromkeys(key for m in chosen for key in m)  # expression_psnr exists only where an expression changed
     return {key: float(np.mean([m[key] for m in chosen if key in m])) for key in keys}
-
-
-def held_out_counts(pipeline) -> List[int]:
-    """How many held-out frames each identity of a pipeline has."""
-    from minerf_ns.contract import IDENTITY
-
-    identities = pipeline.datamanager.eval_dataset.cameras.metadata[IDENTITY][:, 0]
-    return torch.bincount(identities).tolist()
 
 
 def print_table(summary: dict, keys=METRIC_KEYS) -> None:
