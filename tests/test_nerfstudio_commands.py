@@ -176,8 +176,9 @@ def test_fast_variant_trains_evaluates_and_renders_with_the_same_commands(train_
     out = tmp_path / "eval.json"
     _, frames = together(
         [  # two at a time
-            lambda: run("ns-eval", "--load-config", str(run_dir / "config.yml"), "--output-path", str(out),
-                        cwd=tmp_path),  # fmt: skip
+            lambda: run(
+                "ns-eval", "--load-config", str(run_dir / "config.yml"), "--output-path", str(out), cwd=tmp_path
+            ),  # fmt: skip
             lambda: _render(run_dir, tmp_path, "spiral", TRAIN_FRAMES // 2, "--seconds", "1", "--frame-rate", "2"),
         ]
     )
