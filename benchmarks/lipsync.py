@@ -2,6 +2,7 @@
 
     python benchmarks/lipsync.py --data DATA [--held-out-seconds 2] [--folds 4] [--seeds 0 1 2] [--espeak]
     python benchmarks/lipsync.py --sentences DATA --align ALIGN_DIR --out OUT [--cross DATA2 ...] [--seeds 0]
+    python benchmarks/lipsync.py --sentences DATA --align ALIGN_DIR --out OUT --speakers DATA2 [DATA3 ...]
 
 ``--sentences``: DATA is one speaker's many clips tracked into one identity (``minerf-track a.mp4 b.mp4 ... --names
 s1 s1 ...``: whole clips held out), ALIGN_DIR holds each clip's word timings (``<clip>.align``, GRID's format). The
@@ -20,7 +21,9 @@ ones, and the offset (frames) that maximises their cross-correlation (positive: 
 of the predicted jawOpen with the lip gap FaceMesh's landmarks measure in the frames (a reference independent of the
 3DMM fit). ``--espeak``: on espeak-ng sentences, whether the prior closes the lips at each bilabial espeak reports,
 with phones recognised from the sound and aligned to the sentence (``minerf-render speak --transcript``; a sentence
-that does not align is counted with recognised phones).
+that does not align is counted with recognised phones). ``--speakers``: instead of the held-out sentences, the other
+speakers' datasets scored with speaker folds left out, for each log-mel normalisation of ``--variants``, fitted on
+DATA alone and with the other folds' speakers (``speakers()``).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from dataparsers.dataset_scan import read_dataset
 from minerf_ns.audio import espeak
 from minerf_ns.audio.basis import expression_names
 from minerf_ns.audio.driving import calibrated_prior, close_lips
-from minerf_ns.audio.features import frame_features, prior_for_frames
+from minerf_ns.audio.features import NUM_MELS, frame_features, prior_for_frames
 from minerf_ns.audio.lipsync import best_offset, correlation, lip_curves, lip_opening_mm
 from minerf_ns.audio.mapping import AudioToExpression, Clip, MappingSettings, fit_mapping, load_mapping_file
 from minerf_ns.audio.phones import TranscriptError, phones_from_timed_words, recognize_phones, timed_phones
@@ -330,6 +333,103 @@ def cross_speaker(mapping: AudioToExpression, datasets: list[Path], out: Path) -
                   f"{correlation(lip_opening_mm(predicted), lip_opening_mm(tracked)):.2f} |", flush=True)  # fmt: skip
 
 
+def _segment_gaps(data: Path, cache: Path) -> list[np.ndarray]:
+    """FaceMesh's lip gap in every frame of each segment of ``_segments(data)`` (same order): a reference for the
+    mouth that does not go through the 3DMM fit. Cached in ``cache``."""
+    if cache.is_file():
+        return pickle.loads(cache.read_bytes())
+    gaps = []
+    for video in read_dataset(data):
+        if video.audio is None:
+            continue
+        every = video_lip_gaps(video)
+        gaps += [every[rows] for rows, _ in video.segments()]
+    cache.write_bytes(pickle.dumps(gaps))
+    return gaps
+
+
+def _running_mean(x: np.ndarray, frames: int) -> np.ndarray:
+    """Mean over a centred window of ``frames`` rows (edges repeated)."""
+    half = frames // 2
+    padded = np.concatenate([np.repeat(x[:1], half, 0), x, np.repeat(x[-1:], frames - 1 - half, 0)])
+    sums = np.cumsum(np.concatenate([np.zeros_like(x[:1]), padded]), axis=0)
+    return (sums[frames:] - sums[:-frames]) / frames
+
+
+def _variant_features(segments: list[dict], variant: str, key: str = "features") -> list[np.ndarray]:
+    """Each segment's features under a log-mel normalisation ``variant`` (``clip``: as computed, centred on the
+    clip's mean; ``running``: centred on a running 3 s mean instead; ``speaker``: then divided by the speaker's
+    (video's) spread per mel band; ``running+speaker``: both)."""
+    out = []
+    for s in segments:
+        f = (s[key] if s[key] is not None else s["features"]).copy()
+        if "running" in variant:
+            f[:, :NUM_MELS] -= _running_mean(f[:, :NUM_MELS], int(round(3.0 * s["fps"])))
+        out.append(f)
+    if "speaker" in variant:
+        for video in {s["video"] for s in segments}:
+            rows = [k for k, s in enumerate(segments) if s["video"] == video]
+            spread = np.concatenate([out[k][:, :NUM_MELS] for k in rows]).std(0).clip(1e-3)
+            for k in rows:
+                out[k][:, :NUM_MELS] /= spread
+    return out
+
+
+def speakers(grid: Path, align: Optional[Path], others: list[Path], out: Path, variants: list[str], folds: int,
+             steps: int) -> None:  # fmt: skip
+    """Cross-speaker lip-sync with speakers left out: for each log-mel ``variant``, a mapping fitted on GRID's
+    training clips alone, and mappings fitted on them plus the other speakers of all but one of ``folds`` speaker
+    folds, scored on the left-out fold's speakers (the mean speaking style): jawOpen r against the tracked curve and
+    against FaceMesh's lip gap, pooled over each speaker's clips."""
+    grid_segments = [s for s in _segments(grid, align, out / "segments.pkl") if not s["held"]]
+    cross, gaps = [], {}
+    for data in others:
+        part = _segments(data, None, out / f"cross-{data.name}.pkl")
+        for s, gap in zip(part, _segment_gaps(data, out / f"gaps-{data.name}.pkl")):
+            s["video"] = f"{data.name}/{s['video']}"
+            gaps[id(s)] = gap
+        cross += part
+    names = expression_names(cross[0]["expressions"].shape[1])
+    people = sorted({s["video"] for s in cross})
+    fold_of = {p: k % folds for k, p in enumerate(people)}
+    scores: dict[tuple[str, str, str], float] = {}
+
+    def score(variant: str, training: str, mapping: AudioToExpression, chosen: list[str]) -> None:
+        for person in chosen:
+            parts = [s for s in cross if s["video"] == person]
+            features = _variant_features(parts, variant)
+            predicted = np.concatenate([mapping.predict(f, None) for f in features])
+            jaw = lip_curves(predicted, names)["jaw_open"]
+            tracked = lip_curves(np.concatenate([s["expressions"] for s in parts]), names)["jaw_open"]
+            gap = np.concatenate([gaps[id(s)] for s in parts])
+            seen = np.isfinite(gap)
+            scores[(person, variant, training)] = correlation(jaw, tracked)
+            scores[(person, variant, training + " vs lip gap")] = correlation(jaw[seen], gap[seen])
+            scores[(person, "reference", "tracked vs lip gap")] = correlation(tracked[seen], gap[seen])
+
+    for variant in variants:
+        t0 = time.perf_counter()
+        grid_features = _variant_features(grid_segments, variant)
+        clips = [Clip(s["video"], f, s["expressions"]) for s, f in zip(grid_segments, grid_features)]
+        score(variant, "GRID s1", fit_mapping(clips, MappingSettings(steps=steps)), people)
+        for fold in range(folds):
+            rest = [s for s in cross if fold_of[s["video"]] != fold]
+            extra = [Clip(s["video"], f, s["expressions"]) for s, f in zip(rest, _variant_features(rest, variant))]
+            mapping = fit_mapping(clips + extra, MappingSettings(steps=steps))
+            score(variant, "GRID s1 + other speakers", mapping, [p for p in people if fold_of[p] == fold])
+        print(f"{variant}: {time.perf_counter() - t0:.0f} s", flush=True)
+    columns = sorted({(v, t) for _, v, t in scores if v != "reference"})
+    print("\n| speaker | seconds | tracked vs lip gap | " + " | ".join(f"{v}, {t}" for v, t in columns) + " |")
+    print("|---" * (3 + len(columns)) + "|")
+    for person in people:
+        seconds = sum(len(s["frame_ids"]) / s["fps"] for s in cross if s["video"] == person)
+        row = [f"{scores[(person, v, t)]:.2f}" for v, t in columns]
+        print(f"| {person} | {seconds:.1f} | {scores[(person, 'reference', 'tracked vs lip gap')]:.2f} | "
+              + " | ".join(row) + " |")  # fmt: skip
+    print("| median | | | " + " | ".join(f"{np.median([scores[(p, v, t)] for p in people]):.2f}"
+                                       for v, t in columns) + " |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path)
@@ -344,12 +444,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=MappingSettings().steps, help="mapping fit steps")
     parser.add_argument("--mapping", type=Path, help="score this mapping instead of fitting one")
     parser.add_argument("--cross", type=Path, nargs="*", default=[], help="datasets of other speakers")
+    parser.add_argument("--speakers", type=Path, nargs="*", default=[], help="with --sentences: other speakers' "
+                        "datasets, scored with speaker folds left out (speakers())")  # fmt: skip
+    parser.add_argument("--variants", nargs="+", default=["clip", "running", "speaker", "running+speaker"])
+    parser.add_argument("--speaker-folds", type=int, default=3)
     parser.add_argument("--voices", nargs="+", default=["en-us", "en-us+klatt2"], help="espeak-ng voices")
     args = parser.parse_args()
     if args.data:
         real(args.data, args.held_out_seconds, args.seeds, args.folds)
     if args.sentences:
         args.out.mkdir(parents=True, exist_ok=True)
+        if args.speakers:
+            speakers(args.sentences, args.align, args.speakers, args.out, args.variants, args.speaker_folds,
+                     args.steps)  # fmt: skip
+            return
         mapping = sentences(args.sentences, args.align, args.out, args.seeds, args.steps, args.mapping)
         if args.cross:
             cross_speaker(mapping, args.cross, args.out)
