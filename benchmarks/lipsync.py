@@ -311,10 +311,17 @@ def sentences(data: Path, align: Optional[Path], out: Path, seeds: list[int], st
     return mapping
 
 
-def cross_speaker(mapping: AudioToExpression, datasets: list[Path], out: Path) -> None:
-    """The mapping's mean speaking style on other speakers' videos: jawOpen r against their tracked curves."""
-    print("\n| speaker | dataset | seconds | learned jawOpen r | offset | prior jawOpen r | lips' opening r (learned) "
-          "|\n|---|---|---|---|---|---|---|")  # fmt: skip
+def _standard(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean()) / (x.std() + 1e-9)
+
+
+def cross_speaker(mapping: AudioToExpression, datasets: list[Path], out: Path, grid: Optional[Path] = None) -> None:
+    """The mapping's mean speaking style on other speakers' videos: jawOpen r against their tracked curves; also of
+    an equal blend of the mapping's and the viseme prior's standardised jawOpen curves (does the prior know what the
+    mapping does not?), and, with ``grid`` (the ``--sentences`` data), that blend on its held-out sentences."""
+    print("\n| speaker | dataset | seconds | learned jawOpen r | offset | prior jawOpen r | learned + prior, blended | "
+          "lips' opening r (learned) |\n|---|---|---|---|---|---|---|---|")  # fmt: skip
+    blends = {}
     for data in datasets:
         segments = _segments(data, None, out / f"cross-{data.name}.pkl")
         for video in sorted({s["video"] for s in segments}):
@@ -325,12 +332,36 @@ def cross_speaker(mapping: AudioToExpression, datasets: list[Path], out: Path) -
             raw = [prior_for_frames(s["recognised"], s["frame_ids"], s["fps"], names) for s in parts]
             prior = np.concatenate([calibrated_prior(r, tracked, names) for r in raw])
             mine, theirs = lip_curves(predicted, names), lip_curves(tracked, names)
+            prior_jaw = lip_curves(prior, names)["jaw_open"]
             seconds = sum(len(s["frame_ids"]) / s["fps"] for s in parts)
             jaw_r = correlation(mine["jaw_open"], theirs["jaw_open"])
+            blends[f"{data.name}/{video}"] = correlation(_standard(mine["jaw_open"]) + _standard(prior_jaw),
+                                                         theirs["jaw_open"])  # fmt: skip
             print(f"| {video} | {data.name} | {seconds:.1f} | {jaw_r:.2f} | "
                   f"{best_offset(mine['jaw_open'], theirs['jaw_open']):+d} | "
-                  f"{correlation(lip_curves(prior, names)['jaw_open'], theirs['jaw_open']):.2f} | "
+                  f"{correlation(prior_jaw, theirs['jaw_open']):.2f} | {blends[f'{data.name}/{video}']:.2f} | "
                   f"{correlation(lip_opening_mm(predicted), lip_opening_mm(tracked)):.2f} |", flush=True)  # fmt: skip
+    for data in datasets:
+        chosen = [r for k, r in blends.items() if k.startswith(f"{data.name}/")]
+        print(f"{data.name}: blended jawOpen r, median over {len(chosen)} speakers: {np.median(chosen):.2f}")
+    if grid is not None:
+        held = [s for s in _segments(grid, None, out / "segments.pkl") if s["held"]]
+        names = expression_names(held[0]["expressions"].shape[1])
+        own = np.concatenate([s["expressions"] for s in _segments(grid, None, out / "segments.pkl") if not s["held"]])
+        learned = lip_curves(np.concatenate([mapping.predict(s["features"], s["video"]) for s in held]), names)
+        prior = lip_curves(
+            np.concatenate(
+                [
+                    calibrated_prior(prior_for_frames(s["recognised"], s["frame_ids"], s["fps"], names), own, names)
+                    for s in held
+                ]
+            ),
+            names,
+        )
+        tracked = lip_curves(np.concatenate([s["expressions"] for s in held]), names)["jaw_open"]
+        learned_r = correlation(learned["jaw_open"], tracked)
+        blended_r = correlation(_standard(learned["jaw_open"]) + _standard(prior["jaw_open"]), tracked)
+        print(f"--sentences' held-out clips (phones recognised): learned {learned_r:.3f}, blended {blended_r:.3f}")
 
 
 def _segment_gaps(data: Path, cache: Path) -> list[np.ndarray]:
@@ -460,7 +491,7 @@ def main() -> None:
             return
         mapping = sentences(args.sentences, args.align, args.out, args.seeds, args.steps, args.mapping)
         if args.cross:
-            cross_speaker(mapping, args.cross, args.out)
+            cross_speaker(mapping, args.cross, args.out, args.sentences)
     if args.espeak:
         espeak_closures(args.voices)
 
