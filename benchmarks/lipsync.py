@@ -186,33 +186,45 @@ OPEN_VOWELS = ("AA", "AE", "AH", "AW", "AY")
 def _segments(data: Path, align: Optional[Path], cache: Path) -> list[dict]:
     """Each clip (segment) of every video with sound: its features from recognised phones and from the word
     timings, its tracked expressions, whether it is held out, its phones. Cached in ``cache``."""
+    return _cached(cache, lambda: [s for video in _with_sound(data) for s in _video_segments(video, align)])
+
+
+def _cached(cache: Path, build):
+    """``build()``'s value, pickled in ``cache`` the first time."""
     if cache.is_file():
         return pickle.loads(cache.read_bytes())
-    segments = []
-    for video in read_dataset(data):
-        if video.audio is None:
-            continue
-        report = json.loads((video.folder / "track_report.json").read_text())
-        clip_names = {c["first_frame"]: Path(c["input"]).stem for c in report.get("clips", [])}
-        frame_ids = video.frame_numbers()
-        samples = read_audio(video.audio, duration_s=(int(frame_ids.max()) + 1) / video.fps, require_sound=False)
-        for rows, first in video.segments():
-            ids = frame_ids[rows]
-            name = clip_names.get(first, f"{video.name}@{first}")
-            part = segment_sound(samples, ids, first, video.fps)
-            recognised = recognize_phones(part)
-            words = align / f"{name}.align" if align else None
-            worded = phones_from_timed_words(read_timed_words(words), len(part) / SAMPLE_RATE) if words and \
-                words.is_file() else None  # fmt: skip
-            segments.append({
-                "video": video.name, "name": name, "fps": video.fps, "frame_ids": ids - first,
-                "held": bool(video.held_out[rows].all()), "expressions": video.expressions[rows],
-                "recognised": recognised, "worded": worded,
-                "features": frame_features(part, ids - first, video.fps, recognised),
-                "worded_features": None if worded is None else frame_features(part, ids - first, video.fps, worded),
-            })  # fmt: skip
+    value = build()
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_bytes(pickle.dumps(segments))
+    cache.write_bytes(pickle.dumps(value))
+    return value
+
+
+def _with_sound(data: Path) -> list:
+    return [video for video in read_dataset(data) if video.audio is not None]
+
+
+def _video_segments(video, align: Optional[Path]) -> list[dict]:
+    """One video's segments for ``_segments`` (word timings from ``align``/<clip>.align where there)."""
+    segments = []
+    report = json.loads((video.folder / "track_report.json").read_text())
+    clip_names = {c["first_frame"]: Path(c["input"]).stem for c in report.get("clips", [])}
+    frame_ids = video.frame_numbers()
+    samples = read_audio(video.audio, duration_s=(int(frame_ids.max()) + 1) / video.fps, require_sound=False)
+    for rows, first in video.segments():
+        ids = frame_ids[rows]
+        name = clip_names.get(first, f"{video.name}@{first}")
+        part = segment_sound(samples, ids, first, video.fps)
+        recognised = recognize_phones(part)
+        words = align / f"{name}.align" if align else None
+        worded = phones_from_timed_words(read_timed_words(words), len(part) / SAMPLE_RATE) if words and \
+            words.is_file() else None  # fmt: skip
+        segments.append({
+            "video": video.name, "name": name, "fps": video.fps, "frame_ids": ids - first,
+            "held": bool(video.held_out[rows].all()), "expressions": video.expressions[rows],
+            "recognised": recognised, "worded": worded,
+            "features": frame_features(part, ids - first, video.fps, recognised),
+            "worded_features": None if worded is None else frame_features(part, ids - first, video.fps, worded),
+        })  # fmt: skip
     return segments
 
 
@@ -367,16 +379,12 @@ def cross_speaker(mapping: AudioToExpression, datasets: list[Path], out: Path, g
 def _segment_gaps(data: Path, cache: Path) -> list[np.ndarray]:
     """FaceMesh's lip gap in every frame of each segment of ``_segments(data)`` (same order): a reference for the
     mouth that does not go through the 3DMM fit. Cached in ``cache``."""
-    if cache.is_file():
-        return pickle.loads(cache.read_bytes())
-    gaps = []
-    for video in read_dataset(data):
-        if video.audio is None:
-            continue
-        every = video_lip_gaps(video)
-        gaps += [every[rows] for rows, _ in video.segments()]
-    cache.write_bytes(pickle.dumps(gaps))
-    return gaps
+
+    def build() -> list[np.ndarray]:
+        every = {video.name: video_lip_gaps(video) for video in _with_sound(data)}
+        return [every[video.name][rows] for video in _with_sound(data) for rows, _ in video.segments()]
+
+    return _cached(cache, build)
 
 
 def _running_mean(x: np.ndarray, frames: int) -> np.ndarray:
