@@ -67,7 +67,7 @@ TRIPLANE = {
 } | {"--pipeline.model.loss-coefficients.rgb-loss-fine"}  # fmt: skip
 GAUSSIANS = {
     "--pipeline.model.geometry." + name
-    for name in ("feature-dim", "hidden-dim", "initial-opacity", "num-free-gaussians", "num-layers",
+    for name in ("factor-rank", "feature-dim", "hidden-dim", "initial-opacity", "num-free-gaussians", "num-layers",
                  "num-mesh-gaussians", "seed")
 } | {"--pipeline.model.loss-coefficients.rgb-loss-fine", "--pipeline.datamanager.in-box-fraction",
      "--pipeline.datamanager.balance-identities"}  # fmt: skip

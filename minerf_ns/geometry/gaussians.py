@@ -36,6 +36,8 @@ OFFSET_UNIT = 0.01
 """The network's position offsets are in centimetres (metres / 100): its outputs stay near 1 for a face's motion."""
 OUTPUTS = (("position", 3), ("rotation", 4), ("scale", 3), ("opacity", 1), ("colour", 3))
 """What the deformation network adds to each Gaussian, in the order of its output columns."""
+FACTORED = 6
+"""What the factorised term (``factor_rank``) adds to each Gaussian: a position offset (3) and a colour term (3)."""
 
 
 @dataclass
@@ -59,6 +61,12 @@ class GaussianGeometryConfig(GeometryConfig):
     """Opacity of the mesh Gaussians at the start (free ones start at a tenth of it)."""
     seed: int = 0
     """Seed of the surface and box samples."""
+    factor_rank: int = 0
+    """Rank of a per-Gaussian multilinear term (0: off): each Gaussian's position and colour also get
+    B_g P([M(e, i), l]), a learned per-Gaussian basis B_g [rank, 6] weighted by a linear map P of the condition. Since
+    M(e, i) mixes identity and expression multiplicatively, this is a low-rank tensor over Gaussians x identity x
+    expression, as MIGS factorises them, beside the shared network. ``mi-gaussians`` uses 8 (runs saved before it
+    existed load with 0); ``benchmarks/gaussian_variants.py`` measures it."""
 
 
 class GaussianGeometry(Geometry):
@@ -110,6 +118,9 @@ class GaussianGeometry(Geometry):
         self.deformation = mlp(config.feature_dim + condition_dim, config.hidden_dim, config.num_layers, outputs)
         nn.init.zeros_(self.deformation[-1].weight)  # training starts from the mesh
         nn.init.zeros_(self.deformation[-1].bias)
+        if config.factor_rank > 0:
+            self.factor_in = nn.Linear(condition_dim, config.factor_rank)
+            self.factor_basis = nn.Parameter(torch.zeros(count, config.factor_rank, FACTORED))  # starts at no change
 
     @property
     def num_gaussians(self) -> int:
@@ -120,6 +131,9 @@ class GaussianGeometry(Geometry):
         attributes = (self.means, self.log_scales, self.quats, self.opacity_logits, self.colour_logits, self.features)
         groups: Dict[str, List[nn.Parameter]] = {name: [p] for name, p in zip(GAUSSIAN_GROUPS, attributes)}
         groups[FIELDS] = list(self.deformation.parameters())
+        if self.config.factor_rank > 0:  # the basis is a per-Gaussian learned feature; P is network weights
+            groups[GAUSSIAN_GROUPS[-1]].append(self.factor_basis)
+            groups[FIELDS] += list(self.factor_in.parameters())
         return groups
 
     @property
@@ -141,6 +155,9 @@ class GaussianGeometry(Geometry):
         # The condition's share of the first layer once for the image, not once per Gaussian.
         delta = self.deformation[1:](split_linear(self.deformation[0], [self.features, condition[None]]))
         d_pos, d_rot, d_scale, d_opacity, d_colour = delta.split([size for _, size in OUTPUTS], -1)
+        if self.config.factor_rank > 0:
+            factored = torch.einsum("k,nkc->nc", self.factor_in(condition), self.factor_basis)
+            d_pos, d_colour = d_pos + factored[:, :3], d_colour + factored[:, 3:]
         means = means + OFFSET_UNIT * d_pos
         quats = self.quats + d_rot
         scales = torch.exp(self.log_scales + d_scale)
