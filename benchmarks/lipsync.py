@@ -357,9 +357,10 @@ def cross_speaker(mapping: AudioToExpression, datasets: list[Path], out: Path, g
         chosen = [r for k, r in blends.items() if k.startswith(f"{data.name}/")]
         print(f"{data.name}: blended jawOpen r, median over {len(chosen)} speakers: {np.median(chosen):.2f}")
     if grid is not None:
-        held = [s for s in _segments(grid, None, out / "segments.pkl") if s["held"]]
+        segments = _segments(grid, None, out / "segments.pkl")  # the --sentences run's cache
+        held = [s for s in segments if s["held"]]
         names = expression_names(held[0]["expressions"].shape[1])
-        own = np.concatenate([s["expressions"] for s in _segments(grid, None, out / "segments.pkl") if not s["held"]])
+        own = np.concatenate([s["expressions"] for s in segments if not s["held"]])
         learned = lip_curves(np.concatenate([mapping.predict(s["features"], s["video"]) for s in held]), names)
         prior = lip_curves(
             np.concatenate(

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from minerf_ns.contract import HEAD_BOX
-from minerf_ns.evaluation import held_out_rows, mouth_box
+from minerf_ns.evaluation import mouth_box
 from minerf_ns.media import display_factor, label, to_uint8, upscale
 from minerf_ns.tracking.face_landmarker import FaceLandmarker, still_lip_gap
 from minerf_ns.transfer import driven_camera
@@ -61,9 +61,12 @@ def summarize(pairs: Dict[str, Dict[str, dict]], same: bool) -> Dict[str, float]
 
 @torch.no_grad()
 def evaluate_cross_identity(
-    pipeline, frames_per_identity: int = 8, progress: Optional[Callable[[], None]] = None
+    pipeline, rows: Dict[int, List[int]], progress: Optional[Callable[[], None]] = None
 ) -> tuple[dict, np.ndarray]:
     """Every identity of the model driven by every identity's held-out expressions, scored without ground truth.
+
+    Args:
+        rows: the held-out rows to use, by identity index (``evaluation.held_out_rows``).
 
     Returns:
         ``{"transfer": ..., "self_reenactment": ..., "pairs": {A: {B: ...}}}`` and a grid image: a header row of each
@@ -72,7 +75,6 @@ def evaluate_cross_identity(
     """
     model, dataset = pipeline.model, pipeline.datamanager.eval_dataset
     cameras, names = dataset.cameras, model.identity_names
-    rows = held_out_rows(dataset, frames_per_identity)
     landmarker = FaceLandmarker()
     items = {idx: dataset[idx] for chosen in rows.values() for idx in chosen}
     images = {idx: item["image"][..., :3].float() for idx, item in items.items()}

@@ -134,7 +134,7 @@ class EvalTransfer:
         with Progress(TextColumn("transfer"), BarColumn(), TextColumn("{task.completed}/{task.total} renders"),
                       TimeRemainingColumn(), console=CONSOLE) as progress:  # fmt: skip
             task = progress.add_task("transfer", total=count)
-            summary, grid = evaluate_cross_identity(pipeline, self.pair_frames, lambda: progress.advance(task))
+            summary, grid = evaluate_cross_identity(pipeline, rows, lambda: progress.advance(task))
         summary = {"config": str(self.load_config), "method": config.method_name,
                    "interaction": model.config.interaction, "step": int(step), "protocol": "cross-identity",
                    **summary}  # fmt: skip
