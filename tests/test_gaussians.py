@@ -65,6 +65,31 @@ def test_the_factorised_term_starts_at_no_change_and_gives_each_gaussian_its_own
     assert sum(len(g) for g in groups.values()) == len(list(factored.parameters()))
 
 
+def test_the_view_dependence_starts_at_no_change_and_follows_the_direction_to_the_camera():
+    plain = GaussianGeometry(CONFIG, condition_dim=24, aabb=AABB, expression_dim=53)
+    viewed = GaussianGeometry(replace(CONFIG, view_dependence=True), condition_dim=24, aabb=AABB, expression_dim=53)
+    viewed.load_state_dict(plain.state_dict(), strict=False)
+    condition, expression = torch.randn(24), torch.zeros(53)
+    front, side = torch.tensor([0.0, 0.0, 1.0]), torch.tensor([1.0, 0.0, 0.0])
+    for a, b in zip(plain.gaussians(condition, expression, front), viewed.gaussians(condition, expression, front)):
+        assert torch.equal(a, b)  # a zero map: training starts where the plain geometry does
+    with torch.no_grad():
+        viewed.view_colour[7] = torch.eye(3)  # red follows x, green y, blue z of the direction to Gaussian 7
+    from_front, from_side = (
+        viewed.gaussians(condition, expression, front)[4],
+        viewed.gaussians(condition, expression, side)[4],
+    )
+    changed = (from_front - from_side).abs().sum(-1)
+    assert torch.nonzero(changed > 0).flatten().tolist() == [7]  # only that Gaussian's colour
+    means = viewed.gaussians(condition, expression, front)[0].detach()
+    direction = torch.nn.functional.normalize(means[7] - front, dim=0)
+    assert torch.allclose(torch.logit(from_front[7]), direction, atol=1e-5)  # colour logit 0 + V d
+    assert torch.equal(viewed.gaussians(condition, expression)[4], plain.gaussians(condition, expression)[4])
+    groups = viewed.parameter_groups()
+    assert any(p is viewed.view_colour for p in groups["colours"])
+    assert sum(len(g) for g in groups.values()) == len(list(viewed.parameters()))
+
+
 def test_another_expression_basis_starts_every_gaussian_in_the_head_box():
     geometry = GaussianGeometry(CONFIG, condition_dim=24, aabb=AABB, expression_dim=79)
     assert geometry.num_mesh == 0 and geometry.num_gaussians == 600
@@ -161,13 +186,13 @@ def test_ns_eval_ns_render_and_minerf_commands_take_a_gaussian_run(trained_gauss
             ),  # fmt: skip
         ]
     )
-    # Measured: 120 iterations (about 15 s) on 2 identities x 27 frames at 48 px reach 29.93-29.95 dB (head box
-    # 26.38 dB, SSIM 0.923) on the held-out frames; 28.06 / 24.55 / 0.895 before the factorised term (factor_rank 8);
-    # mi-nerf-small's 60-iteration run there: 16.5 dB.
+    # Measured: 120 iterations (about 15 s) on 2 identities x 27 frames at 48 px reach 29.86 dB (head box 26.33 dB,
+    # SSIM 0.922) on the held-out frames, twice alike; 29.94 / 26.38 / 0.923 without the view-dependent colour, 28.06 /
+    # 24.55 / 0.895 without the factorised term either; mi-nerf-small's 60-iteration run there: 16.5 dB.
     results = json.loads((tmp_path / "eval.json").read_text())["results"]
-    assert results["psnr"] == pytest.approx(29.94, abs=0.5), results
-    assert results["head_psnr"] == pytest.approx(26.38, abs=0.5), results
-    assert results["ssim"] == pytest.approx(0.923, abs=0.02), results
+    assert results["psnr"] == pytest.approx(29.86, abs=0.5), results
+    assert results["head_psnr"] == pytest.approx(26.33, abs=0.5), results
+    assert results["ssim"] == pytest.approx(0.922, abs=0.02), results
     heldout = json.loads((tmp_path / "heldout" / "heldout.json").read_text())
     assert set(heldout["identities"]) == {"ada", "ben"}
     assert heldout["mean"]["psnr"] == pytest.approx(results["psnr"], abs=0.05)  # the same frames, the same renders

@@ -68,7 +68,7 @@ TRIPLANE = {
 GAUSSIANS = {
     "--pipeline.model.geometry." + name
     for name in ("factor-rank", "feature-dim", "hidden-dim", "initial-opacity", "num-free-gaussians", "num-layers",
-                 "num-mesh-gaussians", "seed")
+                 "num-mesh-gaussians", "seed", "view-dependence")
 } | {"--pipeline.model.loss-coefficients.rgb-loss-fine", "--pipeline.datamanager.in-box-fraction",
      "--pipeline.datamanager.balance-identities"}  # fmt: skip
 WHOLE_IMAGES_HIDE = {  # rays and their chunks: not options of a whole-image method

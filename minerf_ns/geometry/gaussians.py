@@ -46,7 +46,7 @@ class GaussianGeometryConfig(GeometryConfig):
 
     _target: Type = field(default_factory=lambda: GaussianGeometry)
     direction_frequencies: tyro.conf.Suppress[int] = 4
-    """Not an option: a Gaussian's colour does not depend on the view direction."""
+    """Not an option: the Gaussians' view dependence is ``view_dependence``, not an encoding of the direction."""
     num_mesh_gaussians: int = 16384
     """Gaussians bound to the ICT head's surface (area-uniform over the skin, mouth and eyes)."""
     num_free_gaussians: int = 4096
@@ -67,6 +67,10 @@ class GaussianGeometryConfig(GeometryConfig):
     M(e, i) mixes identity and expression multiplicatively, this is a low-rank tensor over Gaussians x identity x
     expression, as MIGS factorises them, beside the shared network. ``mi-gaussians`` uses 8 (runs saved before it
     existed load with 0); ``benchmarks/gaussian_variants.py`` measures it."""
+    view_dependence: bool = False
+    """Each Gaussian's colour also gets V_g d: a learned per-Gaussian [3, 3] map (zero at the start) of the unit
+    direction d from the camera to it, in the head's frame (spherical harmonics of degree 1). A video's light stays
+    with the camera while the head turns, so this is how shading follows the head's pose."""
 
 
 class GaussianGeometry(Geometry):
@@ -121,6 +125,8 @@ class GaussianGeometry(Geometry):
         if config.factor_rank > 0:
             self.factor_in = nn.Linear(condition_dim, config.factor_rank)
             self.factor_basis = nn.Parameter(torch.zeros(count, config.factor_rank, FACTORED))  # starts at no change
+        if config.view_dependence:
+            self.view_colour = nn.Parameter(torch.zeros(count, 3, 3))  # starts view-independent
 
     @property
     def num_gaussians(self) -> int:
@@ -134,6 +140,8 @@ class GaussianGeometry(Geometry):
         if self.config.factor_rank > 0:  # the basis is a per-Gaussian learned feature; P is network weights
             groups[GAUSSIAN_GROUPS[-1]].append(self.factor_basis)
             groups[FIELDS] += list(self.factor_in.parameters())
+        if self.config.view_dependence:  # a colour attribute, at the colours' rate
+            groups[GAUSSIAN_GROUPS[4]].append(self.view_colour)
         return groups
 
     @property
@@ -144,10 +152,13 @@ class GaussianGeometry(Geometry):
         raise NotImplementedError("mi-gaussians renders whole images: the model calls render_camera")
 
     def gaussians(
-        self, condition: Float[Tensor, " C"], expression: Optional[Float[Tensor, " E"]]
+        self,
+        condition: Float[Tensor, " C"],
+        expression: Optional[Float[Tensor, " E"]],
+        camera_centre: Optional[Float[Tensor, " 3"]] = None,
     ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """The Gaussians of one condition (and the frame's expression weights): means, quats, scales, opacities,
-        colours."""
+        """The Gaussians of one condition (and the frame's expression weights; the camera's centre, for the view
+        dependence): means, quats, scales, opacities, colours."""
         means = self.canonical + self.means
         if self.num_mesh and expression is not None:
             bound = torch.einsum("e,enc->nc", expression.to(means), self.expression_basis)
@@ -159,6 +170,9 @@ class GaussianGeometry(Geometry):
             factored = torch.einsum("k,nkc->nc", self.factor_in(condition), self.factor_basis)
             d_pos, d_colour = d_pos + factored[:, :3], d_colour + factored[:, 3:]
         means = means + OFFSET_UNIT * d_pos
+        if self.config.view_dependence and camera_centre is not None:
+            direction = torch.nn.functional.normalize(means - camera_centre.to(means), dim=-1)
+            d_colour = d_colour + torch.einsum("ncd,nd->nc", self.view_colour, direction)
         quats = self.quats + d_rot
         scales = torch.exp(self.log_scales + d_scale)
         opacities = torch.sigmoid(self.opacity_logits + d_opacity[:, 0])
@@ -175,7 +189,8 @@ class GaussianGeometry(Geometry):
     ) -> Dict[str, Tensor]:
         """One camera's image: ``rgb`` over ``background`` [H, W, 3], ``accumulation`` and ``depth`` [H, W, 1]; with
         ``crop``, of the Gaussians whose centres lie in it (as splatfacto crops)."""
-        means, quats, scales, opacities, colours = self.gaussians(condition, expression)
+        centre = camera.camera_to_worlds.reshape(-1, 3, 4)[0, :, 3]
+        means, quats, scales, opacities, colours = self.gaussians(condition, expression, centre)
         if crop is not None:
             inside = crop.within(means).reshape(-1)
             means, quats, scales, opacities, colours = (t[inside] for t in (means, quats, scales, opacities, colours))
