@@ -17,13 +17,17 @@ struct Tiles {
   int64_t tile_size, tiles_x, tiles_y, width, height;
 };
 
+// The power below which a Gaussian of this opacity cannot reach kMinAlpha (opacity * exp(power) < 1/255), less a
+// margin far above float rounding: a pixel further out is skipped without its exp, and no pixel's result changes.
+inline float power_floor(float opacity) { return std::log(kMinAlpha / opacity) - 1e-3f; }
+
 // alpha of Gaussian g at pixel centre (px, py); returns false when it is skipped; g_exp is exp(power).
-inline bool gaussian_alpha(const float* mean, const float* conic, float opacity, float px, float py, float& alpha,
-                           float& g_exp, float& dx, float& dy) {
+inline bool gaussian_alpha(const float* mean, const float* conic, float opacity, float floor, float px, float py,
+                           float& alpha, float& g_exp, float& dx, float& dy) {
   dx = mean[0] - px;
   dy = mean[1] - py;
   const float power = -0.5f * (conic[0] * dx * dx + conic[2] * dy * dy) - conic[1] * dx * dy;
-  if (power > 0.0f) return false;
+  if (power > 0.0f || power < floor) return false;
   g_exp = std::exp(power);
   alpha = std::min(kMaxAlpha, opacity * g_exp);
   return alpha >= kMinAlpha;
@@ -39,15 +43,16 @@ inline void for_each_pixel(const Tiles& t, int64_t tile, F&& f) {
 
 // A tile's Gaussians copied next to each other, in the tile's order: every pixel of the tile walks this list.
 struct TileGaussians {
-  std::vector<float> mean, conic, opacity, color;
+  std::vector<float> mean, conic, opacity, floor, color;
   TileGaussians(const float* m, const float* q, const float* c, const float* o, const int32_t* ids, int32_t count,
                 int64_t channels)
-      : mean(2 * count), conic(3 * count), opacity(count), color(channels * count) {
+      : mean(2 * count), conic(3 * count), opacity(count), floor(count), color(channels * count) {
     for (int32_t k = 0; k < count; ++k) {
       const int32_t g = ids[k];
       for (int j = 0; j < 2; ++j) mean[2 * k + j] = m[2 * g + j];
       for (int j = 0; j < 3; ++j) conic[3 * k + j] = q[3 * g + j];
       opacity[k] = o[g];
+      floor[k] = power_floor(o[g]);
       for (int64_t d = 0; d < channels; ++d) color[k * channels + d] = c[g * channels + d];
     }
   }
@@ -89,8 +94,8 @@ std::vector<torch::Tensor> forward(torch::Tensor means2d, torch::Tensor conics, 
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (int32_t k = 0; k < count; ++k) {
         float alpha, g_exp, dx, dy;
-        if (!gaussian_alpha(&local.mean[2 * k], &local.conic[3 * k], local.opacity[k], px, py, alpha, g_exp, dx,
-                            dy))
+        if (!gaussian_alpha(&local.mean[2 * k], &local.conic[3 * k], local.opacity[k], local.floor[k], px, py, alpha,
+                            g_exp, dx, dy))
           continue;
         const float next_T = T * (1.0f - alpha);
         if (next_T <= kMinTransmittance) break;
@@ -154,7 +159,8 @@ std::vector<torch::Tensor> backward(torch::Tensor means2d, torch::Tensor conics,
         const float* conic = &local.conic[3 * k];
         const float opacity = local.opacity[k];
         float alpha, g_exp, dx, dy;
-        if (!gaussian_alpha(&local.mean[2 * k], conic, opacity, px, py, alpha, g_exp, dx, dy)) continue;
+        if (!gaussian_alpha(&local.mean[2 * k], conic, opacity, local.floor[k], px, py, alpha, g_exp, dx, dy))
+          continue;
         const float one_minus = 1.0f - alpha;
         T /= one_minus;  // now the transmittance in front of this Gaussian
         const float w = alpha * T;
