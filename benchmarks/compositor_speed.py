@@ -24,13 +24,18 @@ import minerf_ns.splatting.compositing as compositing  # noqa: E402
 from minerf_ns.splatting import cpu_kernel  # noqa: E402
 
 SIZES = (128, 256, 512)
+SOURCE = cpu_kernel.SOURCE.relative_to(Path(__file__).resolve().parents[1])
 
 
 def baseline_kernel(revision: str):
     """The compositor as it was at ``revision`` (git), compiled under its own module name."""
-    source = subprocess.run(
-        ["git", "show", f"{revision}:minerf_ns/splatting/rasterize_cpu.cpp"], capture_output=True, text=True, check=True
-    ).stdout
+    shown = subprocess.run(["git", "show", f"{revision}:{SOURCE}"], capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise SystemExit(
+            f"compositor_speed.py: --baseline {revision}: git has no {SOURCE} there. Fix: pass a commit "
+            "of this repository that has the CPU compositor (e.g. 7cb9f3d), from inside the repository"
+        )
+    source = shown.stdout
     path = Path(tempfile.mkdtemp(prefix="minerf-kernel-")) / "rasterize_cpu_baseline.cpp"
     path.write_text(source)
     return cpu_kernel.compile_source(path, f"minerf_rasterize_cpu_{revision}")

@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from console_runs import cached  # noqa: E402
-from training_run import method_config, timed_training, trainer_for  # noqa: E402
+from gaussians import trained  # noqa: E402
 
 from minerf_ns.evaluation import evaluate_held_out, mean_metrics  # noqa: E402
 
@@ -28,10 +28,7 @@ KEYS = ("psnr", "head_psnr", "mouth_psnr")
 
 
 def measure(data: Path, iterations: int, overrides: list[str], seed: int, frames, out: Path) -> dict:
-    config = method_config("mi-gaussians", str(data), iterations, overrides=overrides)
-    trainer = trainer_for(config, iterations, seed=seed, out=out)
-    seconds = timed_training(trainer, iterations)
-    trainer.pipeline.eval()
+    trainer, seconds = trained("mi-gaussians", data, iterations, seed, out, overrides)
     per_person, _ = evaluate_held_out(trainer.pipeline, frames)
     return {"seconds": seconds, "per_person": per_person}
 

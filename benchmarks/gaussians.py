@@ -18,7 +18,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import torch
 
@@ -36,9 +36,11 @@ CALIBRATION = 50
 KEYS = ("psnr", "head_psnr", "mouth_psnr", "ssim", "head_ssim", "mouth_ssim")
 
 
-def trained(method: str, data: Path, iterations: int, seed: int, out: Path):
-    """A trainer of ``method`` after ``iterations`` steps, and the training seconds they took."""
-    trainer = trainer_for(method_config(method, str(data), iterations), iterations, seed=seed, out=out)
+def trained(method: str, data: Path, iterations: int, seed: int, out: Path, overrides: Sequence[str] = ()):
+    """A trainer of ``method`` (config fields changed by ``overrides``, ``name=value``) after ``iterations`` steps,
+    and the training seconds they took."""
+    config = method_config(method, str(data), iterations, overrides=overrides)
+    trainer = trainer_for(config, iterations, seed=seed, out=out)
     seconds = timed_training(trainer, iterations)
     trainer.pipeline.eval()
     return trainer, seconds

@@ -160,7 +160,7 @@ real people at 2,560 iterations for 8% more seconds (BENCHMARKS.md "Gaussians").
 GAUSSIAN_VIEW_DEPENDENCE = True
 """mi-gaussians' view-dependent colour (``GaussianGeometryConfig.view_dependence``): +0.06 dB head box and +0.18 dB
 mouth box on nine real people (the mouth better for all nine), +0.32 / +0.90 dB on the demo's data, at the same
-seconds (BENCHMARKS.md "Gaussians")."""
+iterations (BENCHMARKS.md "Gaussians")."""
 GAUSSIAN_LRS = dict(zip(GAUSSIAN_GROUPS, (2e-4, 5e-3, 1e-3, 5e-2, 1e-2, 1e-2)))
 """Learning rates of the Gaussians' attributes (position offsets in metres, log scales, rotations, opacity and colour
 logits, features): splatting's usual rates for a head-sized scene."""

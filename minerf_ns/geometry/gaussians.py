@@ -69,8 +69,9 @@ class GaussianGeometryConfig(GeometryConfig):
     existed load with 0); ``benchmarks/gaussian_variants.py`` measures it."""
     view_dependence: bool = False
     """Each Gaussian's colour also gets V_g d: a learned per-Gaussian [3, 3] map (zero at the start) of the unit
-    direction d from the camera to it, in the head's frame (spherical harmonics of degree 1). A video's light stays
-    with the camera while the head turns, so this is how shading follows the head's pose."""
+    direction d from the camera to it, in the head's frame, added to its colour logit (a degree-1 term, as in
+    spherical harmonics). The reason to expect a gain: where a video's light is fixed while the head turns, the head's
+    shading changes with that direction."""
 
 
 class GaussianGeometry(Geometry):
