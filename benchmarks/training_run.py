@@ -28,7 +28,8 @@ def method_config(
     """The registered trainer config of ``method`` with its schedules scaled to ``iterations``.
 
     Args:
-        overrides: model or geometry config fields as ``name=value`` (tuples as Python literals).
+        overrides: model, geometry, ray sampler or datamanager config fields as ``name=value`` (tuples as Python
+            literals).
     """
     config = copy.deepcopy(METHODS[method].config)
     config.pipeline.datamanager.data = data
@@ -41,16 +42,21 @@ def method_config(
         group["scheduler"].max_steps = iterations
     if near_margin is not None:
         config.pipeline.datamanager.dataparser.near_margin = near_margin
+    model, datamanager = config.pipeline.model, config.pipeline.datamanager
     for item in overrides:
         name, value = item.split("=")
-        model = config.pipeline.model
-        target = model.geometry if hasattr(model.geometry, name) else model
-        current = getattr(target, name)
-        if isinstance(current, bool):  # bool("False") would be True
-            parsed = {"true": True, "false": False}[value.lower()]
-        else:
-            parsed = type(current)(eval(value) if isinstance(current, tuple) else value)
-        setattr(target, name, parsed)
+        # A field of the geometry, the model, the ray sampler or the datamanager: every one that has it (the ray and
+        # the whole-image datamanagers both carry the mouth's share).
+        targets = [t for t in (model.geometry, model, datamanager.pixel_sampler, datamanager) if hasattr(t, name)]
+        if not targets:
+            raise SystemExit(f"override {item}: no config field {name!r}. Fix: name a model, geometry or sampler field")
+        for target in targets:
+            current = getattr(target, name)
+            if isinstance(current, bool):  # bool("False") would be True
+                parsed = {"true": True, "false": False}[value.lower()]
+            else:
+                parsed = type(current)(eval(value) if isinstance(current, tuple) else value)
+            setattr(target, name, parsed)
     return config
 
 

@@ -12,7 +12,8 @@ from torch import Tensor
 
 from dataparsers.frame_background import compose_frame_background, head_mask
 from minerf_ns.catalogue import CATALOGUE
-from minerf_ns.contract import BACKGROUND, HEAD_BOX, IDENTITY
+from minerf_ns.contract import BACKGROUND, EXPRESSION, HEAD_BOX, IDENTITY, MOUTH_BOX
+from minerf_ns.face.mouth import mouth_rect
 from nerfstudio.data.datasets.base_dataset import InputDataset
 
 HEAD_BOX_MARGIN = 0.08
@@ -44,14 +45,23 @@ def box_image(rect: Optional[tuple], height: int, width: int) -> Bool[Tensor, "H
     return out
 
 
+def mouth_box(cameras, idx: int) -> Optional[Bool[Tensor, "H W 1"]]:
+    """The mouth region of camera ``idx`` of a dataset's cameras (``face/mouth.py``), or None where it has none (an
+    expression basis without lips, a lip behind the camera)."""
+    camera = cameras[idx]
+    rect = mouth_rect(camera.camera_to_worlds.numpy(), float(camera.fx), float(camera.fy), float(camera.cx),
+                      float(camera.cy), cameras.metadata[EXPRESSION][idx].numpy())  # fmt: skip
+    return None if rect is None else box_image(rect, int(camera.height), int(camera.width))
+
+
 class HeadDataset(InputDataset):
-    """InputDataset whose items also carry the background (``BACKGROUND``, uint8 [H, W, 3]) and ``head_box`` (bool
-    [H, W, 1]).
+    """InputDataset whose items also carry the background (``BACKGROUND``, uint8 [H, W, 3]), ``head_box`` and
+    ``mouth_box`` (bool [H, W, 1]).
 
     The background is the frame's own where its video uses per-frame backgrounds (``frame_background.py``), else its
     video's static one (the catalogue's rule, at the loaded size). The head box comes from the
     frame's ``face_rect`` when the layout gives one, else from its parsing image (head pixels) or head mask, else it
-    is the whole image.
+    is the whole image. The mouth box is ``mouth_box``'s, empty where the frame has none.
     """
 
     def get_numpy_image(self, image_idx: int) -> np.ndarray:
@@ -89,7 +99,10 @@ class HeadDataset(InputDataset):
             rect = tuple(v * self.scale_factor for v in rect)
         elif mask is not None:
             rect = box_from_mask(mask)
-        return {BACKGROUND: background, HEAD_BOX: box_image(rect, height, width)}
+        mouth = mouth_box(self.cameras, idx)
+        if mouth is None or mouth.shape[:2] != (height, width):  # no lips to place (another expression basis)
+            mouth = torch.zeros(height, width, 1, dtype=torch.bool)
+        return {BACKGROUND: background, HEAD_BOX: box_image(rect, height, width), MOUTH_BOX: mouth}
 
     def head_mask(self, idx: int, height: int, width: int) -> Optional[np.ndarray]:
         """Bool [H, W]: the head pixels of image ``idx`` at the loaded resolution (None without a parsing image or

@@ -6,8 +6,9 @@ Per camera the dataparser writes ``EXPRESSION`` (the frame's 3DMM expression e [
 row in its video, for its background), and ``EXPRESSION_WINDOW`` / ``FRAME_WINDOW`` (the expressions and train-frame
 indices of the frame's ``WINDOW`` neighbours in its sequence, for the temporal smoothing; a frame of no sequence
 repeats itself); nerfstudio hands them to every ray in ``RayBundle.metadata``. Each dataset item adds
-``BACKGROUND`` (the frame's background) and ``HEAD_BOX`` (its head box per pixel); the datamanager gives every ray its
-background colour. ``Condition`` writes one camera's metadata; ``VideoIntrinsics`` is a video's pinhole camera.
+``BACKGROUND`` (the frame's background), ``HEAD_BOX`` and ``MOUTH_BOX`` (its head and mouth boxes per pixel); the
+datamanager gives every ray its background colour. ``Condition`` writes one camera's metadata; ``VideoIntrinsics`` is
+a video's pinhole camera.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ BACKGROUND = "bg"
 HEAD_BOX = "head_box"
 """Dataset item: the frame's head box, bool [H, W, 1] (95% of the training rays are drawn inside it; the metrics'
 head box)."""
+MOUTH_BOX = "mouth_box"
+"""Dataset item: the frame's mouth box, bool [H, W, 1], empty where the expression basis has no lips (a share of the
+training rays can be drawn inside it; the metrics' mouth box)."""
 PIXEL_WEIGHT = "pixel_weight"
 """Whole-image batch: each pixel's share of the loss, float [H, W, 1] summing to 1 (the head-box sampler's odds)."""
 CONDITION = "condition"

@@ -21,8 +21,8 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
+from dataparsers.head_dataset import mouth_box
 from minerf_ns.contract import HEAD_BOX
-from minerf_ns.evaluation import mouth_box
 from minerf_ns.media import display_factor, label, to_uint8, upscale
 from minerf_ns.tracking.face_landmarker import FaceLandmarker, still_lip_gap
 from minerf_ns.transfer import driven_camera

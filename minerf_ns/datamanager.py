@@ -11,7 +11,7 @@ from torch import Tensor
 
 from dataparsers.head_dataset import HeadDataset
 from dataparsers.minerf_dataparser import MiNerfDataParserConfig
-from minerf_ns.contract import BACKGROUND, HEAD_BOX, IDENTITY, PIXEL_WEIGHT
+from minerf_ns.contract import BACKGROUND, HEAD_BOX, IDENTITY, MOUTH_BOX, PIXEL_WEIGHT
 from minerf_ns.head_box_pixel_sampler import HeadBoxPixelSamplerConfig, pixel_weights
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
@@ -19,8 +19,8 @@ from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, Va
 from nerfstudio.data.pixel_samplers import PixelSamplerConfig
 from nerfstudio.utils.rich_utils import CONSOLE
 
-BYTES_PER_CACHED_PIXEL = 3 * 4 + 3 + 1
-"""A cached pixel: float32 RGB image, uint8 RGB background, bool head box."""
+BYTES_PER_CACHED_PIXEL = 3 * 4 + 3 + 1 + 1
+"""A cached pixel: float32 RGB image, uint8 RGB background, bool head box, bool mouth box."""
 
 
 MiNerfDataParserChoice = tyro.conf.OmitSubcommandPrefixes[
@@ -96,6 +96,8 @@ class MiImageDataManagerConfig(MiNerfDataManagerConfig):
     _target: Type = field(default_factory=lambda: MiImageDataManager)
     in_box_fraction: float = HeadBoxPixelSamplerConfig.in_box_fraction
     """Share of the loss on the head box's pixels; the rest is spread over the whole frame (the ray sampler's odds)."""
+    mouth_fraction: float = HeadBoxPixelSamplerConfig.mouth_fraction
+    """Share of the loss on the mouth box's pixels, out of the head box's (the ray sampler's ``mouth_fraction``)."""
     balance_identities: bool = True
     """Draw each step's identity uniformly, then one of its frames (off: every frame alike, so a person with 10x the
     frames gets 10x the steps; a ray batch touches every cached frame at once and needs no such rule)."""
@@ -130,7 +132,9 @@ class MiImageDataManager(MiNerfDataManager):
         camera = dataset.cameras[index : index + 1].to(self.device)
         assert camera.metadata is not None
         camera.metadata[BACKGROUND] = batch[BACKGROUND].to(self.device).float()[None] / 255.0
-        batch[PIXEL_WEIGHT] = pixel_weights(batch[HEAD_BOX], self.config.in_box_fraction)
+        batch[PIXEL_WEIGHT] = pixel_weights(
+            batch[HEAD_BOX], self.config.in_box_fraction, batch.get(MOUTH_BOX), self.config.mouth_fraction
+        )
         return camera, batch
 
     def next_train(self, step: int) -> Tuple[Cameras, Dict]:  # type: ignore[override]

@@ -7,13 +7,12 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
-from jaxtyping import Bool
 from rich.table import Table
 from torch import Tensor
 
-from dataparsers.head_dataset import box_image
+from dataparsers.head_dataset import mouth_box
 from minerf_ns.contract import EXPRESSION, HEAD_BOX, IDENTITY
-from minerf_ns.face.mouth import mouth_rect
+from minerf_ns.face.head_model import load_head_model
 from minerf_ns.media import display_factor, label, to_uint8, upscale
 from minerf_ns.orbit import orbit_poses
 from minerf_ns.rendering import make_camera, render_rgb
@@ -93,14 +92,6 @@ REGIONS = (("", ""), ("head ", "head_"), ("mouth ", "mouth_"))
 """The scored regions: (column prefix, metric key prefix) for the whole frame, the head box and the mouth box."""
 
 
-def mouth_box(cameras, idx: int) -> Optional[Bool[Tensor, "H W 1"]]:
-    """The mouth region of camera ``idx`` of a dataset's cameras (``face/mouth.py``), or None where it has none."""
-    camera = cameras[idx]
-    rect = mouth_rect(camera.camera_to_worlds.numpy(), float(camera.fx), float(camera.fy), float(camera.cx),
-                      float(camera.cy), cameras.metadata[EXPRESSION][idx].numpy())  # fmt: skip
-    return None if rect is None else box_image(rect, int(camera.height), int(camera.width))
-
-
 def mean_metrics(per_identity: Dict[str, Dict[str, float]]) -> Dict[str, float]:
     """The mean over identities of each metric (over those that have it: a mouth needs ICT-FaceKit expressions)."""
     keys = dict.fromkeys(k for metrics in per_identity.values() for k in metrics)
@@ -118,3 +109,88 @@ def held_out_table(per_identity: Dict[str, Dict[str, float]], mean: Dict[str, fl
                  for _, key in regions]  # fmt: skip
         table.add_row(name, *[cell for pair in cells for cell in pair])
     return table
+
+
+WIDEST_MOUTHS = 3
+"""Held-out frames per identity in the mouth comparison: those with the widest tracked jawOpen."""
+MOUTH_CROP_SIDE = 3.0
+"""The mouth comparison's crop: this many mouth-box heights (and at least its width) around the mouth box's centre."""
+
+
+def widest_mouth_rows(dataset, count: int = WIDEST_MOUTHS) -> Dict[int, List[int]]:
+    """The held-out rows of each identity with the widest tracked jawOpen, widest first ({} where the expression
+    basis is not ICT-FaceKit's: no jaw to read)."""
+    model = load_head_model()
+    expressions = dataset.cameras.metadata[EXPRESSION]
+    if expressions.shape[-1] != model.num_expressions:
+        return {}
+    jaw = expressions[:, model.expression_index("jawOpen")]
+    identities = dataset.cameras.metadata[IDENTITY][:, 0]
+    rows = {}
+    for identity in torch.unique(identities).tolist():
+        mine = torch.nonzero(identities == identity)[:, 0]
+        rows[int(identity)] = mine[torch.argsort(jaw[mine], descending=True)[:count]].tolist()
+    return rows
+
+
+def mouth_crop(image: np.ndarray, box: Optional[Tensor]) -> np.ndarray:
+    """A square crop around the mouth box (the whole image without one), resized to 96 px by nearest neighbour."""
+    height, width = image.shape[:2]
+    if box is None or not bool(box.any()):
+        crop = image
+    else:
+        ys, xs = torch.nonzero(box[..., 0], as_tuple=True)
+        centre_y, centre_x = float(ys.float().mean()), float(xs.float().mean())
+        side = max(MOUTH_CROP_SIDE * float(ys.max() - ys.min() + 1), float(xs.max() - xs.min() + 1), 8.0)
+        y0 = int(np.clip(round(centre_y - side / 2), 0, max(height - side, 0)))
+        x0 = int(np.clip(round(centre_x - side / 2), 0, max(width - side, 0)))
+        crop = image[y0 : y0 + int(side), x0 : x0 + int(side)]
+    picks_y = np.linspace(0, crop.shape[0] - 1, 96).round().astype(int)
+    picks_x = np.linspace(0, crop.shape[1] - 1, 96).round().astype(int)
+    return crop[picks_y][:, picks_x]
+
+
+@torch.no_grad()
+def compare_widest_mouths(
+    pipeline, count: int = WIDEST_MOUTHS, progress: Optional[Callable[[], None]] = None
+) -> tuple[Dict[str, Dict[str, float]], Optional[np.ndarray]]:
+    """The held-out frames with the widest tracked jawOpen of each identity, rendered: FaceMesh's lip gap on the truth
+    and on the render, and a picture (one row per identity: truth | render of each frame, the mouth enlarged).
+
+    Returns:
+        Per identity ``true_gap`` and ``render_gap`` (means over the frames where FaceMesh finds both faces, NaN
+        where it finds none) and ``gap_ratio`` (render / truth); the picture, or None where no identity has
+        ICT-FaceKit expressions.
+    """
+    from minerf_ns.tracking.face_landmarker import FaceLandmarker, still_lip_gap
+
+    model, dataset = pipeline.model, pipeline.datamanager.eval_dataset
+    rows = widest_mouth_rows(dataset, count)
+    if not rows:
+        return {}, None
+    landmarker = FaceLandmarker()
+    scores: Dict[str, Dict[str, float]] = {}
+    lines = []
+    for identity, chosen in rows.items():
+        name = model.identity_names[identity]
+        tiles, truths, renders = [], [], []
+        for idx in chosen:
+            image = dataset[idx]["image"][..., :3].float()
+            render = model.get_outputs_for_camera(dataset.cameras[idx : idx + 1])["rgb"].cpu()
+            truth_u8, render_u8 = to_uint8(image), to_uint8(render)
+            truth_gap, render_gap = still_lip_gap(landmarker, truth_u8), still_lip_gap(landmarker, render_u8)
+            if np.isfinite(truth_gap) and np.isfinite(render_gap):
+                truths.append(truth_gap)
+                renders.append(render_gap)
+            box = mouth_box(dataset.cameras, idx)
+            tiles += [label(mouth_crop(truth_u8, box), f"{name} truth"), label(mouth_crop(render_u8, box), "render")]
+            if progress is not None:
+                progress()
+        truth_mean = float(np.mean(truths)) if truths else float("nan")
+        render_mean = float(np.mean(renders)) if renders else float("nan")
+        ratio = render_mean / truth_mean if truths and truth_mean > 0 else float("nan")
+        scores[name] = {"true_gap": truth_mean, "render_gap": render_mean, "gap_ratio": ratio, "frames": len(truths)}
+        blank = np.zeros_like(tiles[0])
+        tiles += [blank] * (2 * count - len(tiles))
+        lines.append(np.concatenate(tiles, axis=1))
+    return scores, np.concatenate(lines, axis=0)

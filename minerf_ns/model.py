@@ -249,14 +249,15 @@ class MiNerfModel(Model):
         if isinstance(ray_bundle, Cameras):
             return self.get_image_outputs(ray_bundle)
         meta = ray_bundle.metadata
-        assert meta is not None and (EXPRESSION in meta or CONDITION in meta), "rays carry no expression metadata"
+        assert meta is not None and EXPRESSION in meta, "rays carry no expression metadata"
         if CONDITION in meta:  # a whole image's rays, its condition computed once (get_outputs_for_camera)
             vector = meta[CONDITION]
             identity_norm = latent_norm = torch.zeros_like(vector[:, :1])
         else:
             condition = self.conditioning(meta)
             vector, identity_norm, latent_norm = condition.vector, condition.identity_norm, condition.latent_norm
-        rays = dataclasses.replace(ray_bundle, metadata={CONDITION: vector})  # the geometry sees only this
+        # The geometry sees only the condition, and the frame's own expression (a warped field moves samples by it).
+        rays = dataclasses.replace(ray_bundle, metadata={CONDITION: vector, EXPRESSION: meta[EXPRESSION]})
         background = meta[BACKGROUND] if BACKGROUND in meta else torch.ones_like(ray_bundle.origins)
         passes = self.geometry(rays, background)
         outputs: Dict[str, Any] = pass_outputs(passes)
@@ -346,6 +347,7 @@ class MiNerfModel(Model):
             rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
             assert rays.metadata is not None
             rays.metadata[CONDITION] = vector.vector.view(1, 1, -1).expand(height, width, -1)
+            rays.metadata[EXPRESSION] = expression.view(1, 1, -1).expand(height, width, -1)
             rays.metadata[BACKGROUND] = background
             outputs = self.get_outputs_for_camera_ray_bundle(rays)
         if self.viewer_controls.active:

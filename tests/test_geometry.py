@@ -1,12 +1,14 @@
 """The two geometries and their fields: shapes, the per-ray condition (split weights equal the concatenated input),
-the MLP field's positive start, the tri-plane density outside the head box, parameter groups and regularisers."""
+the MLP field's positive start, the tri-plane density outside the head box, parameter groups and regularisers, the
+expression warp."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from minerf_ns.contract import CONDITION
+from minerf_ns.contract import CONDITION, EXPRESSION
+from minerf_ns.face.head_model import load_head_model
 from minerf_ns.geometry import MlpGeometryConfig, TriplaneGeometryConfig
 from minerf_ns.geometry.base import split_linear
 from minerf_ns.geometry.mlp import MlpField
@@ -196,3 +198,34 @@ def test_sparse_rendering_of_a_shape_skips_empty_space_and_matches_the_dense_ren
     assert torch.allclose(sparse.rgb, dense.rgb, atol=2e-3) and torch.allclose(
         sparse.accumulation, dense.accumulation, atol=2e-3
     )
+
+
+@pytest.mark.parametrize("kind", ["mlp", "triplane"])
+def test_the_expression_warp_moves_what_the_field_sees_at_the_mouth_only(kind):
+    head = load_head_model()
+    jaw = torch.zeros(head.num_expressions)
+    jaw[head.expression_index("jawOpen")] = 0.5
+    renders = {}
+    for warp in (False, True):
+        torch.manual_seed(0)  # the same weights with and without the warp (it draws no random numbers)
+        if kind == "mlp":
+            config = MlpGeometryConfig(num_coarse_samples=8, num_importance_samples=8, num_layers=2, hidden_dim=16,
+                                       skip_layer=1, color_layers=1, color_dim=8, position_frequencies=2,
+                                       expression_warp=warp)  # fmt: skip
+        else:
+            config = TriplaneGeometryConfig(num_proposal_samples=8, num_samples=8, plane_resolutions=(8, 16),
+                                            plane_channels=2, decoder_dim=16, expression_warp=warp)  # fmt: skip
+        geometry = config.setup(condition_dim=6, aabb=AABB, expression_dim=head.num_expressions)
+        lip = torch.tensor(head.neutral[head.landmark68[57]])
+        bundle = rays(4, torch.randn(4, 6))
+        bundle.directions = torch.nn.functional.normalize(lip - bundle.origins, dim=-1)  # through the lower lip
+        for name, expression in (("neutral", torch.zeros(head.num_expressions)), ("open", jaw)):
+            bundle.metadata[EXPRESSION] = expression.expand(4, -1)
+            torch.manual_seed(1)  # the same stratified samples
+            renders[warp, name] = geometry(bundle, torch.zeros(4, 3))[geometry.pass_names[-1]].rgb
+    assert torch.equal(renders[True, "neutral"], renders[False, "neutral"])  # no expression: no warp
+    assert torch.equal(renders[False, "open"], renders[False, "neutral"])  # unwarped: the expression is not read
+    assert not torch.allclose(renders[True, "open"], renders[True, "neutral"])  # warped: an open jaw moves the lip
+    # Another expression basis has no mesh: no warp, whatever the option says.
+    other_basis = TriplaneGeometryConfig(expression_warp=True).setup(condition_dim=6, aabb=AABB, expression_dim=79)
+    assert other_basis.field.warp is None

@@ -1,5 +1,6 @@
 """Points spread evenly over the ICT-FaceKit head's surface, each bound to its triangle, so that expression
-blendshapes move it exactly (the canonical Gaussians of ``mi-gaussians``). Pure numpy."""
+blendshapes move it exactly (the canonical Gaussians of ``mi-gaussians``), and on two rows of teeth the head lacks.
+Pure numpy."""
 
 from __future__ import annotations
 
@@ -52,4 +53,45 @@ def sample_surface(model: HeadModel, count: int, seed: int = 0) -> SurfaceSample
         positions=positions.astype(np.float32),
         expression_basis=basis.astype(np.float32),
         spacing=float(np.sqrt(areas.sum() / count)),
+    )
+
+
+TEETH_BEHIND_LIPS = 0.004
+"""How far behind the inner lip contour the teeth's front stands, metres."""
+TEETH_HEIGHT = 0.010
+"""Height of each row of teeth, metres (the lip hides most of it when the mouth is closed)."""
+ARCH_DEPTH = 0.015
+"""How far back the dental arch curves at the mouth's corners, metres."""
+
+
+def sample_teeth(model: HeadModel, count: int, seed: int = 0) -> SurfaceSamples:
+    """``count`` points on each of two rows of teeth, which the ICT head lacks: curved patches behind the inner lip
+    contour (68-point landmarks 60-67), the upper row fixed to the skull, the lower one moved by the jaw blendshapes
+    (jaw*) as the middle of the inner lower lip moves with them, and by nothing else.
+
+    Returns:
+        The upper row's ``count`` points, then the lower row's (``vertices`` and ``barycentric`` are -1 and 0: they
+        lie on no triangle).
+    """
+    rng = np.random.default_rng(seed)
+    landmarks = model.neutral[model.landmark68]
+    half_width = 0.5 * abs(landmarks[64, 0] - landmarks[60, 0])
+    jaw = np.array([name.startswith("jaw") for name in model.expr_names])
+    lower_motion = model.expr_delta[:, model.landmark68[65:68]].mean(axis=1) * jaw[:, None]  # [E, 3]
+    positions, bases = [], []
+    for edge, direction, motion in ((landmarks[62], 1.0, np.zeros_like(lower_motion)),
+                                    (landmarks[66], -1.0, lower_motion)):  # fmt: skip
+        x = (rng.random(count) * 2.0 - 1.0) * half_width
+        height = rng.random(count) * TEETH_HEIGHT
+        z = edge[2] - TEETH_BEHIND_LIPS - ARCH_DEPTH * (x / half_width) ** 2
+        y = edge[1] + direction * height  # upwards from the upper incisal edge, downwards from the lower
+        positions.append(np.stack([x, y, z], axis=-1))
+        bases.append(np.repeat(motion[:, None], count, axis=1))
+    area = 2 * (2 * half_width) * TEETH_HEIGHT
+    return SurfaceSamples(
+        vertices=np.full((2 * count, 3), -1, dtype=np.int64),
+        barycentric=np.zeros((2 * count, 3), dtype=np.float32),
+        positions=np.concatenate(positions).astype(np.float32),
+        expression_basis=np.concatenate(bases, axis=1).astype(np.float32),
+        spacing=float(np.sqrt(area / (2 * count))),
     )

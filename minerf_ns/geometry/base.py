@@ -19,8 +19,10 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from minerf_ns.compositing import Composite, composite
-from minerf_ns.contract import CONDITION
+from minerf_ns.contract import CONDITION, EXPRESSION
 from minerf_ns.encodings import PaperPositionalEncoding
+from minerf_ns.face.expression_warp import ExpressionWarp
+from minerf_ns.face.head_model import load_head_model
 from minerf_ns.optimizer_groups import FIELDS
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle, RaySamples
@@ -116,6 +118,14 @@ class Geometry(nn.Module):
         return composite(samples, outputs[FieldHeadNames.DENSITY], outputs[FieldHeadNames.RGB], background)
 
 
+def expression_warp(enabled: bool, expression_dim: int) -> Optional[ExpressionWarp]:
+    """The face model's expression warp for a ray geometry's fields, where it is asked for and the expressions are
+    ICT-FaceKit's (another basis has no mesh to move samples with: its fields see the condition only)."""
+    if not enabled or expression_dim != load_head_model().num_expressions:
+        return None
+    return ExpressionWarp()
+
+
 def mlp(in_dim: int, hidden_dim: int, num_layers: int, out_dim: int) -> nn.Sequential:
     """``num_layers`` ReLU layers of ``hidden_dim``, then a linear output."""
     layers: List[nn.Module] = []
@@ -151,9 +161,23 @@ def split_linear(layer: nn.Linear, parts: Sequence[Tensor]) -> Tensor:
 class ConditionedField(Field):
     """A field whose samples see their ray's condition; owns the colour head: feature + gamma(v) -> RGB.
 
-    Subclasses implement ``get_density`` (density and a geometry feature per sample) and call ``build_color_head``
-    last in their ``__init__``.
+    Subclasses implement ``get_density`` (density and a geometry feature per sample, at ``positions``) and call
+    ``build_color_head`` last in their ``__init__``. A field given an ``ExpressionWarp`` (``warp``) is evaluated at
+    its samples' canonical positions: the ray's expression moves them as the face model's mouth moves.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.warp: Optional[ExpressionWarp] = None
+        """The expression warp (``face/expression_warp.py``), or None: samples stay where they are."""
+
+    def positions(self, ray_samples: RaySamples) -> Float[Tensor, "R S 3"]:
+        """Where the field is evaluated: the samples' positions, carried by the warp with their ray's expression."""
+        positions = ray_samples.frustums.get_positions()
+        if self.warp is None:
+            return positions
+        assert ray_samples.metadata is not None and EXPRESSION in ray_samples.metadata, "samples carry no expression"
+        return self.warp(positions, ray_samples.metadata[EXPRESSION][:, :1])
 
     def build_color_head(self, feature_dim: int, direction_frequencies: int, num_layers: int, width: int) -> None:
         """The colour head: ``num_layers`` ReLU layers of ``width`` on [feature, gamma(v)], then RGB in [0, 1]."""

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from minerf_ns.compositing import Composite, over_background
 from minerf_ns.face.head_model import load_head_model
-from minerf_ns.face.surface import sample_surface
+from minerf_ns.face.surface import sample_surface, sample_teeth
 from minerf_ns.geometry.base import Geometry, GeometryConfig, mlp, split_linear
 from minerf_ns.optimizer_groups import FIELDS, GAUSSIAN_GROUPS
 from minerf_ns.splatting import render_gaussians
@@ -36,6 +36,8 @@ OFFSET_UNIT = 0.01
 """The network's position offsets are in centimetres (metres / 100): its outputs stay near 1 for a face's motion."""
 OUTPUTS = (("position", 3), ("rotation", 4), ("scale", 3), ("opacity", 1), ("colour", 3))
 """What the deformation network adds to each Gaussian, in the order of its output columns."""
+TEETH_COLOUR_LOGIT = 2.0
+"""The teeth's starting colour logit: sigmoid(2) = 0.88, off-white."""
 FACTORED = 6
 """What the factorised term (``factor_rank``) adds to each Gaussian: a position offset (3) and a colour term (3)."""
 
@@ -59,6 +61,10 @@ class GaussianGeometryConfig(GeometryConfig):
     """Hidden layers of the deformation network."""
     initial_opacity: float = 0.9
     """Opacity of the mesh Gaussians at the start (free ones start at a tenth of it)."""
+    teeth_gaussians: int = 0
+    """Gaussians on each row of teeth (0: none), which the ICT head lacks: the upper row fixed to the skull, the lower
+    one moved by the jaw blendshapes (``face/surface.py``), starting white; an open mouth then shows teeth as
+    GaussianAvatars' FLAME teeth do. With ICT-FaceKit expressions only."""
     seed: int = 0
     """Seed of the surface and box samples."""
     factor_rank: int = 0
@@ -100,11 +106,16 @@ class GaussianGeometry(Geometry):
         low, high = aabb[0].float(), aabb[1].float()
         free = low + (high - low) * torch.rand(free_count, 3, generator=generator)
         free_spacing = float(((high - low).prod() / max(free_count, 1)) ** (1 / 3))
+        teeth_count = 2 * config.teeth_gaussians if bound else 0
         if mesh_count:
-            surface = sample_surface(head, mesh_count, config.seed)
-            positions = torch.cat([torch.from_numpy(surface.positions), free])
-            basis = torch.from_numpy(surface.expression_basis)  # [E, M, 3]
-            spacing = torch.cat([torch.full((mesh_count,), surface.spacing), torch.full((free_count,), free_spacing)])
+            parts = [sample_surface(head, mesh_count, config.seed)]
+            if teeth_count:
+                parts.append(sample_teeth(head, config.teeth_gaussians, config.seed))
+            positions = torch.cat([torch.from_numpy(p.positions) for p in parts] + [free])
+            basis = torch.cat([torch.from_numpy(p.expression_basis) for p in parts], dim=1)  # [E, M, 3]
+            spacing = torch.cat([torch.full((len(p.positions),), p.spacing) for p in parts]
+                                + [torch.full((free_count,), free_spacing)])  # fmt: skip
+            mesh_count += teeth_count
         else:
             positions, basis, spacing = free, torch.zeros(0, 0, 3), torch.full((free_count,), free_spacing)
         count = len(positions)
@@ -117,7 +128,9 @@ class GaussianGeometry(Geometry):
         self.log_scales = nn.Parameter(torch.log(0.7 * spacing)[:, None].repeat(1, 3))
         self.quats = nn.Parameter(torch.tensor([1.0, 0.0, 0.0, 0.0]).repeat(count, 1))
         self.opacity_logits = nn.Parameter(torch.logit(opacity))
-        self.colour_logits = nn.Parameter(torch.zeros(count, 3))
+        colour = torch.zeros(count, 3)
+        colour[mesh_count - teeth_count : mesh_count] = TEETH_COLOUR_LOGIT  # teeth start white, the rest grey
+        self.colour_logits = nn.Parameter(colour)
         self.features = nn.Parameter(0.1 * torch.randn(count, config.feature_dim, generator=generator))
         outputs = sum(size for _, size in OUTPUTS)
         self.deformation = mlp(config.feature_dim + condition_dim, config.hidden_dim, config.num_layers, outputs)

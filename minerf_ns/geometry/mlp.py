@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from minerf_ns.compositing import Composite
 from minerf_ns.encodings import PaperPositionalEncoding
-from minerf_ns.geometry.base import ConditionedField, Geometry, GeometryConfig, split_linear
+from minerf_ns.geometry.base import ConditionedField, Geometry, GeometryConfig, expression_warp, split_linear
 from nerfstudio.cameras.rays import RayBundle, RaySamples
 from nerfstudio.model_components.ray_samplers import PDFSampler, UniformSampler
 
@@ -67,7 +67,7 @@ class MlpField(ConditionedField):
         self.build_color_head(hidden_dim, direction_frequencies, color_layers, color_dim)
 
     def get_density(self, ray_samples: RaySamples) -> Tuple[Tensor, Tensor]:
-        inputs = (self.position_encoding(ray_samples.frustums.get_positions()), self.condition(ray_samples))
+        inputs = (self.position_encoding(self.positions(ray_samples)), self.condition(ray_samples))
         hidden = torch.relu(split_linear(self.trunk[0], inputs))
         for k, layer in enumerate(self.trunk[1:], start=1):
             hidden = torch.relu(split_linear(layer, (hidden, *inputs) if k == self.skip_layer else (hidden,)))
@@ -95,6 +95,9 @@ class MlpGeometryConfig(GeometryConfig):
     """Width of the colour head."""
     position_frequencies: int = 10
     """Octaves of the positional encoding of x."""
+    expression_warp: bool = False
+    """Evaluate both fields where the face model's jaw and mouth blendshapes carry each sample back to under the
+    ray's expression (as the tri-plane geometry's ``expression_warp``; not in the paper)."""
 
 
 class MlpGeometry(Geometry):
@@ -118,6 +121,7 @@ class MlpGeometry(Geometry):
         )
         self.coarse = MlpField(**settings)
         self.fine = MlpField(**settings)
+        self.coarse.warp = self.fine.warp = expression_warp(config.expression_warp, expression_dim)
         self.sampler_uniform = UniformSampler(num_samples=config.num_coarse_samples)
         self.sampler_pdf = PDFSampler(num_samples=config.num_importance_samples)
 

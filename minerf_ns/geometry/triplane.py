@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from minerf_ns.compositing import Composite, composite, composite_colour
 from minerf_ns.contract import CONDITION
 from minerf_ns.encodings import TriPlaneEncoding
-from minerf_ns.geometry.base import ConditionedField, Geometry, GeometryConfig, mlp
+from minerf_ns.geometry.base import ConditionedField, Geometry, GeometryConfig, expression_warp, mlp
 from minerf_ns.occupancy import OccupancyGrid
 from minerf_ns.optimizer_groups import FIELDS, GRIDS
 from nerfstudio.cameras.rays import RayBundle, RaySamples
@@ -107,7 +107,7 @@ class TriplaneField(ConditionedField):
         return density, raw[..., 1:]
 
     def get_density(self, ray_samples: RaySamples) -> Tuple[Tensor, Tensor]:
-        x = self.normalized_positions(ray_samples.frustums.get_positions())
+        x = self.normalized_positions(self.positions(ray_samples))
         return self.decode(x, self.condition_term(self.condition(ray_samples)))
 
 
@@ -146,6 +146,11 @@ class TriplaneGeometryConfig(GeometryConfig):
     min_render_weight: float = 1e-4
     """When skipping empty space: rays whose opacity stays below this show the background, and samples whose weight
     is below it get no colour."""
+    expression_warp: bool = False
+    """Evaluate the field where the face model's jaw and mouth blendshapes carry each sample back to under the ray's
+    expression (``face/expression_warp.py``; INSTA's mesh-guided canonical space, not in the paper): the expression
+    then moves the mouth explicitly, also when another person's expressions drive the model. ICT-FaceKit expressions
+    only (another basis renders unwarped)."""
     plane_gains: bool = False
     """Scale each tri-plane feature by a gain computed from the ray's condition (1 + a linear map, starting at 1),
     so identity and expression reweight the shared planes' spatial patterns, not only shift the decoder's input: a
@@ -174,6 +179,7 @@ class TriplaneGeometry(Geometry):
             direction_frequencies=config.direction_frequencies,
             plane_gains=config.plane_gains,
         )
+        self.field.warp = expression_warp(config.expression_warp, expression_dim)
         self.occupancy = OccupancyGrid(config.occupancy_resolution)
         proposal = config.num_proposal_samples
         self.sampler_uniform = UniformSampler(num_samples=proposal if proposal > 0 else config.num_samples)
@@ -201,7 +207,7 @@ class TriplaneGeometry(Geometry):
         min_weight = self.config.min_render_weight
         condition_terms = self.field.condition_term(rays.metadata[CONDITION])  # [R, T]
         samples = self.sampler_uniform(rays)
-        x = self.field.normalized_positions(samples.frustums.get_positions())
+        x = self.field.normalized_positions(self.field.positions(samples))
         density, _ = self._decode_where(x, condition_terms, self.occupancy.lookup(x))
         proposal = composite(samples, density)
         hit = proposal.accumulation[:, 0] >= min_weight
@@ -213,7 +219,7 @@ class TriplaneGeometry(Geometry):
             return Composite(weights=weights, accumulation=accumulation, depth=depth, rgb=rgb)
         hit_rays = rays[hit]
         fine_samples = self.sampler_pdf(hit_rays, self.sampler_uniform(hit_rays), proposal.resampling_weights()[hit])
-        x = self.field.normalized_positions(fine_samples.frustums.get_positions())
+        x = self.field.normalized_positions(self.field.positions(fine_samples))
         density, features = self._decode_where(x, condition_terms[hit], self.occupancy.lookup(x))
         fine = composite(fine_samples, density)
         coloured = fine.weights[..., 0] >= min_weight

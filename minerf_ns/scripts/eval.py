@@ -200,8 +200,10 @@ def print_table(summary: dict, keys=METRIC_KEYS) -> None:
 
 @dataclass
 class EvalHeldOut:
-    """Render every held-out frame of a trained MI-NeRF next to the truth: per-identity PSNR/SSIM (frame and head box)
-    in heldout.json and heldout_comparison.png (ground truth, render, error x4 of each identity's first held-out frame).
+    """Render every held-out frame of a trained MI-NeRF next to the truth: per-identity PSNR/SSIM (frame, head box and
+    mouth box) in heldout.json and heldout_comparison.png (ground truth, render, error x4 of each identity's first
+    held-out frame); with ICT-FaceKit expressions also mouth_comparison.png (truth | render of each identity's held-out
+    frames with the widest tracked jawOpen, the mouth enlarged) and FaceMesh's lip gap on them (render / truth).
     Works on any mi-nerf-data dataset, real (minerf-track) or synthetic."""
 
     load_config: Path
@@ -218,7 +220,7 @@ class EvalHeldOut:
     """Replace an existing output folder's files."""
 
     def main(self) -> None:
-        from minerf_ns.evaluation import evaluate_held_out, held_out_table, mean_metrics
+        from minerf_ns.evaluation import compare_widest_mouths, evaluate_held_out, held_out_table, mean_metrics
 
         tool = "minerf-eval heldout"
         refuse_existing(self.output_dir, tool, self.overwrite)
@@ -226,15 +228,23 @@ class EvalHeldOut:
         if self.frames is not None and self.frames < 1:
             fail(tool, f"--frames {self.frames}: must be at least 1. Fix: pass a positive count, or leave it out (all)")
         per_identity, comparison = evaluate_held_out(pipeline, self.frames)
+        widest, mouths = compare_widest_mouths(pipeline)
         provenance = render_provenance(config, tool, pipeline.model.identity_names, not self.no_watermark)
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        write_png(self.output_dir / "heldout_comparison.png", comparison, provenance=provenance)
+        written = [self.output_dir / "heldout.json", self.output_dir / "heldout_comparison.png"]
+        write_png(written[1], comparison, provenance=provenance)
+        if mouths is not None:
+            written.append(self.output_dir / "mouth_comparison.png")
+            write_png(written[-1], mouths, provenance=provenance)
         mean = mean_metrics(per_identity)
-        with open(self.output_dir / "heldout.json", "w", encoding="utf-8") as handle:
-            json.dump({"config": str(self.load_config), "step": step, "identities": per_identity, "mean": mean}, handle,
-                      indent=1)  # fmt: skip
+        with open(written[0], "w", encoding="utf-8") as handle:
+            json.dump({"config": str(self.load_config), "step": step, "identities": per_identity, "mean": mean,
+                       "widest_mouths": widest}, handle, indent=1)  # fmt: skip
         CONSOLE.print(held_out_table(per_identity, mean, f"held-out frames, step {step}"))
-        CONSOLE.print(f"wrote {self.output_dir / 'heldout.json'} and {self.output_dir / 'heldout_comparison.png'}")
+        if widest:
+            CONSOLE.print("widest held-out mouths (FaceMesh lip gap, render / truth): " + ", ".join(
+                f"{name} {w['gap_ratio']:.2f} ({w['frames']} frames)" for name, w in widest.items()))  # fmt: skip
+        CONSOLE.print("wrote " + ", ".join(str(p) for p in written))
 
 
 def entrypoint() -> None:
