@@ -9,7 +9,8 @@ the render against the truth's on each identity's held-out frames with the wides
 One model of every identity of ``--data`` per (variant, seed), trained with the method's defaults and each
 ``--variant`` (comma-separated ``name=value``: a model, geometry, ray sampler or datamanager config field). The
 cross-identity check drives the ``--cross`` identities by each other. Keeps each run's numbers in ``--out`` (a rerun
-reuses them) and each run's mouth picture (``mouth_comparison.png``, real faces: keep it out of the repository).
+reuses them) and each run's mouth picture (``mouth_comparison.png``), and ``mouth_figure.jpg``: each identity's
+widest held-out mouth, truth then each variant's render (the first seed's), side by side.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from gaussians import trained  # noqa: E402
 
 from minerf_ns.cross_identity import evaluate_cross_identity  # noqa: E402
 from minerf_ns.evaluation import compare_widest_mouths, evaluate_held_out, held_out_rows, mean_metrics  # noqa: E402
-from minerf_ns.media import write_png  # noqa: E402
+from minerf_ns.media import label, write_png  # noqa: E402
 
 COLUMNS = ("seconds", "head_psnr", "mouth_psnr", "mouth_gap", "self_r", "transfer_r", "identity_gap", "gap_ratio")
 """The table's columns: training seconds; held-out PSNR on the head and mouth boxes and mouth minus head; lip-gap r
@@ -52,6 +53,26 @@ def measure(method: str, data: Path, iterations: int, overrides: List[str], seed
         write_png(out / "mouth_comparison.png", picture)
     return {"seconds": seconds, "per_person": per_person, "transfer": summary["transfer"],
             "self": summary["self_reenactment"], "widest": widest}  # fmt: skip
+
+
+TILE = 96
+"""Side of a tile of ``compare_widest_mouths``' picture (truth and render alternate, widest frame first)."""
+
+
+def figure(pictures: Dict[str, Path], out: Path) -> None:
+    """Each identity's widest held-out mouth: the truth, then each variant's render, one column a variant."""
+    from PIL import Image
+
+    images = {name: np.asarray(Image.open(path)) for name, path in pictures.items() if path.exists()}
+    if not images:
+        return
+    first = next(iter(images.values()))
+    columns = [first[:, :TILE]] + [image[:, TILE : 2 * TILE] for image in images.values()]
+    header = [label(np.zeros((24, TILE, 3), np.uint8), "truth")]
+    header += [label(np.zeros((24, TILE, 3), np.uint8), name[:14]) for name in images]
+    body = np.concatenate(columns, axis=1)
+    Image.fromarray(np.concatenate([np.concatenate(header, axis=1), body], axis=0)).save(out, quality=90)
+    print(f"wrote {out}")
 
 
 def row(result: Dict) -> Dict[str, float]:
@@ -82,6 +103,7 @@ def main() -> None:
     parser.add_argument("--cross", nargs="+", default=["cnn", "german", "macron", "trump"])
     parser.add_argument("--pair-frames", type=int, default=8, help="held-out frames per identity in the cross check")
     parser.add_argument("--no-defaults", action="store_true", help="run only the variants, not the method's defaults")
+    parser.add_argument("--labels", nargs="*", default=[], help="the figure's column names, one per run variant")
     args = parser.parse_args()
     torch.set_num_threads(2)
     table: Dict[str, List[Dict[str, float]]] = {}
@@ -95,6 +117,10 @@ def main() -> None:
                 args.out / n))  # fmt: skip
             table.setdefault(variant, []).append(row(result))
             print(f"{variant} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in row(result).items()), flush=True)
+    names = {v: f"{v.replace('=', '-').replace(',', '_')}-seed{args.seeds[0]}" for v in variants}
+    labels = dict(zip(variants, args.labels))
+    pictures = {labels.get(v, v): args.out / n / "mouth_comparison.png" for v, n in names.items()}
+    figure(pictures, args.out / "mouth_figure.jpg")
     seeds = len(args.seeds)
     print(f"\n| {args.method}, {args.iterations} it, {seeds} seed(s) | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---|" * len(COLUMNS))

@@ -150,13 +150,21 @@ class Conditioning(nn.Module):
         rank: rank k of the multiplicative module.
         degree: degree N of the high-degree module.
         frozen_interaction: keep the interaction module's weights fixed (personalization, paper sec. 3.4).
+        expression_gain: the expression e enters the interaction module as ``expression_gain * e``.
     """
 
     def __init__(
-        self, codes: CodeBook, interaction: str, rank: int, degree: int, frozen_interaction: bool = False
+        self,
+        codes: CodeBook,
+        interaction: str,
+        rank: int,
+        degree: int,
+        frozen_interaction: bool = False,
+        expression_gain: float = 1.0,
     ) -> None:
         super().__init__()
         self.codes = codes
+        self.expression_gain = expression_gain
         self.interaction = make_interaction(interaction, codes.identity.embedding_dim, rank, degree)
         self.interaction.requires_grad_(not frozen_interaction)
         self.smoothing = TemporalAttention(self.out_dim)
@@ -170,7 +178,7 @@ class Conditioning(nn.Module):
         self, expression: Float[Tensor, "R d"], identity: Int[Tensor, " R"], frame: Int[Tensor, " R"], code: Tensor
     ) -> tuple[Float[Tensor, "R C"], Optional[Float[Tensor, "R L"]]]:
         """[M(e, i), l] of single frames (no smoothing), and l (None without latent codes)."""
-        mixed = self.interaction(expression, code)
+        mixed = self.interaction(expression * self.expression_gain if self.expression_gain != 1.0 else expression, code)
         if self.codes.latent_dim <= 0:
             return mixed, None
         latent = self.codes.latents(identity, frame)

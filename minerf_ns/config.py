@@ -24,6 +24,10 @@ PAPER_ITERATIONS = 400_000
 """Paper appendix E: about 400k iterations for 1-2 identities (500k-800k for 10-100)."""
 SMALL_ITERATIONS = 2_000
 FAST_ITERATIONS = 2_000
+MOUTH_FRACTION = 0.25
+"""The ray methods' share of rays drawn in the mouth box (``HeadBoxPixelSamplerConfig.mouth_fraction``); with the
+expression warp it brings the mouth box within 0.4 dB of the head box on nine real people and lets another person's
+expressions open the mouth (BENCHMARKS.md "The mouth")."""
 
 
 def adam_group(lr: float, max_iterations: int) -> Dict[str, Any]:
@@ -43,10 +47,12 @@ def make_trainer_config(
     lr: float = 5e-4,
     group_lrs: Optional[Dict[str, float]] = None,
     whole_images: bool = False,
+    mouth_fraction: float = MOUTH_FRACTION,
 ) -> MiNerfTrainerConfig:
     """A complete trainer config: Adam groups "fields" and "codes" at ``lr`` (``group_lrs`` overrides them or adds the
     groups of other geometries), each decaying exponentially to a tenth over the run. ``whole_images``: one frame a
-    step (geometries that render images) instead of rays."""
+    step (geometries that render images) instead of rays. ``mouth_fraction``: the share of rays (or of the loss, for
+    whole images) in the mouth box."""
     datamanager = MiImageDataManagerConfig if whole_images else MiNerfDataManagerConfig
     groups = {FIELDS: lr, CODES: lr, **(group_lrs or {})}
     return MiNerfTrainerConfig(
@@ -62,7 +68,8 @@ def make_trainer_config(
                 dataparser=MiNerfDataParserConfig(),
                 train_num_rays_per_batch=rays,
                 eval_num_rays_per_batch=rays,
-                pixel_sampler=HeadBoxPixelSamplerConfig(num_rays_per_batch=rays),
+                pixel_sampler=HeadBoxPixelSamplerConfig(num_rays_per_batch=rays, mouth_fraction=mouth_fraction),
+                **({"mouth_fraction": mouth_fraction} if whole_images else {}),
             ),
             model=model,
         ),
@@ -77,13 +84,14 @@ mi_nerf_method = MethodSpecification(
         "mi-nerf",
         PAPER_ITERATIONS,
         2048,
-        MiNerfModelConfig(geometry=MlpGeometryConfig(), eval_num_rays_per_chunk=4096),
+        MiNerfModelConfig(geometry=MlpGeometryConfig(expression_warp=True), eval_num_rays_per_chunk=4096),
         eval_every=5000,
     ),
     description=(
         "MI-NeRF with the paper's MLPs, 2048 rays, 64 + 128 samples and Adam 5e-4 -> 5e-5 over 400k iterations (paper "
         "Table 5). Ours: rays from every cached frame (the paper's one frame per step: --pipeline.datamanager."
-        "pixel-sampler.one-frame-per-batch True) and a mean loss (the paper sums over rays)."
+        "pixel-sampler.one-frame-per-batch True), a mean loss (the paper sums over rays), a quarter of the rays in the "
+        "mouth box and samples moved by the face model's jaw and mouth (the expression warp)."
     ),
 )
 
@@ -96,6 +104,7 @@ SMALL_GEOMETRY = MlpGeometryConfig(
     color_layers=2,
     color_dim=64,
     position_frequencies=8,
+    expression_warp=True,
 )
 
 mi_nerf_small_method = MethodSpecification(
@@ -120,7 +129,11 @@ mi_nerf_fast_method = MethodSpecification(
         "mi-nerf-fast",
         FAST_ITERATIONS,
         1024,
-        MiNerfModelConfig(geometry=TriplaneGeometryConfig(), eval_num_rays_per_chunk=4096, loss_coefficients=ONE_PASS),
+        MiNerfModelConfig(
+            geometry=TriplaneGeometryConfig(expression_warp=True),
+            eval_num_rays_per_chunk=4096,
+            loss_coefficients=ONE_PASS,
+        ),
         eval_every=500,
         lr=2e-3,
         group_lrs={GRIDS: 2e-2},
@@ -136,6 +149,7 @@ GPU_GEOMETRY = TriplaneGeometryConfig(
     plane_resolutions=(64, 128, 256),
     plane_channels=16,
     decoder_dim=64,
+    expression_warp=True,
 )
 
 mi_nerf_fast_gpu_method = MethodSpecification(
@@ -161,6 +175,8 @@ GAUSSIAN_VIEW_DEPENDENCE = True
 """mi-gaussians' view-dependent colour (``GaussianGeometryConfig.view_dependence``): +0.06 dB head box and +0.18 dB
 mouth box on nine real people (the mouth better for all nine), +0.32 / +0.90 dB on the demo's data, at the same
 iterations (BENCHMARKS.md "Gaussians")."""
+GAUSSIAN_MOUTH_FRACTION = 0.0
+"""mi-gaussians' share of the loss on the mouth box's pixels."""
 GAUSSIAN_LRS = dict(zip(GAUSSIAN_GROUPS, (2e-4, 5e-3, 1e-3, 5e-2, 1e-2, 1e-2)))
 """Learning rates of the Gaussians' attributes (position offsets in metres, log scales, rotations, opacity and colour
 logits, features): splatting's usual rates for a head-sized scene."""
@@ -178,6 +194,7 @@ mi_gaussians_method = MethodSpecification(
         lr=2e-3,
         group_lrs=GAUSSIAN_LRS,
         whole_images=True,
+        mouth_fraction=GAUSSIAN_MOUTH_FRACTION,
     ),
     description="MI-NeRF's conditioning on 3D Gaussians bound to the face mesh, whole frames splatted (gsplat on GPU).",
 )

@@ -23,12 +23,14 @@ def test_minerf_demo_writes_comparison_video_and_metrics(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert sorted(metrics["identities"]) == ["ada", "ben"] and metrics["iterations"] == 80
     assert metrics["method"] == "mi-nerf-fast"  # the default
-    # Measured for this seed (2 CPU cores, with 1 and 2 threads, identical to 5 decimals): 18.861 dB frame, 18.947 dB
-    # head box, SSIM 0.665 (18.58 / 18.69 / 0.657 before the temporal smoothing, which switches on at iteration 40).
-    # The margin allows for other CPUs' float rounding, not for a change in what the demo trains.
-    assert metrics["mean"]["psnr"] == pytest.approx(18.86, abs=0.15)
-    assert metrics["mean"]["head_psnr"] == pytest.approx(18.95, abs=0.15)
-    assert metrics["mean"]["ssim"] == pytest.approx(0.665, abs=0.01)
+    # Measured for this seed (2 CPU cores, 1 thread): 17.831 dB frame, 18.171 dB head box, 20.357 dB mouth box, SSIM
+    # 0.634, with the temporal smoothing from iteration 40, the expression warp and a quarter of the rays in the mouth
+    # box (without those two: 18.86 / 18.95 dB, the mouth not scored; 80 iterations are too few to pay for them
+    # outside the mouth). The margin allows for other CPUs' float rounding, not for a change in what the demo trains.
+    assert metrics["mean"]["psnr"] == pytest.approx(17.83, abs=0.15)
+    assert metrics["mean"]["head_psnr"] == pytest.approx(18.17, abs=0.15)
+    assert metrics["mean"]["mouth_psnr"] == pytest.approx(20.36, abs=0.15)
+    assert metrics["mean"]["ssim"] == pytest.approx(0.634, abs=0.01)
     assert f"held-out PSNR: {metrics['mean']['psnr']:.2f} dB" in proc.stdout
     assert f"mouth {metrics['mean']['mouth_psnr']:.2f} dB)" in proc.stdout  # the mouth box: face/mouth.py
     # One row per identity of (truth, render, error), each enlarged to 192 px.

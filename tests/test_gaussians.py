@@ -44,6 +44,26 @@ def test_at_the_start_the_expression_moves_each_gaussian_as_it_moves_the_mesh():
     assert quats.shape == (600, 4) and float(scales[0, 0]) == pytest.approx(0.7 * surface.spacing, rel=1e-5)
 
 
+def test_teeth_sit_behind_the_lips_the_lower_row_moving_with_the_jaw_alone():
+    head = load_head_model()
+    config = replace(CONFIG, teeth_gaussians=50)
+    geometry = GaussianGeometry(config, condition_dim=24, aabb=AABB, expression_dim=head.num_expressions)
+    assert geometry.num_gaussians == 700 and geometry.num_mesh == 600  # 500 on the skin, 50 + 50 teeth, 100 free
+    lips = head.neutral[head.landmark68[60:68]]
+    expression = np.zeros(head.num_expressions, dtype=np.float32)
+    rest = geometry.gaussians(torch.randn(24), torch.from_numpy(expression))[0][500:600].detach().numpy()
+    assert bool((rest[:, 2] < lips[:, 2].max()).all())  # behind the inner lips' front
+    assert rest[:50, 1].min() >= lips[:, 1].min() - 1e-3 and rest[50:, 1].max() <= lips[:, 1].max() + 1e-3
+    expression[head.expression_index("jawOpen")] = 0.5
+    expression[head.expression_index("mouthRollLower")] = 1.0  # lips only: the teeth do not follow it
+    means, _, _, _, colours = geometry.gaussians(torch.randn(24), torch.from_numpy(expression))
+    moved = means[500:600].detach().numpy() - rest
+    jaw = 0.5 * head.expr_delta[head.expression_index("jawOpen"), head.landmark68[65:68]].mean(axis=0)
+    assert np.allclose(moved[:50], 0.0, atol=1e-7) and np.allclose(moved[50:], jaw, atol=1e-6)
+    assert float(np.linalg.norm(jaw)) > 0.01  # the lower row drops by centimetres
+    assert torch.allclose(colours[500:600], torch.tensor(0.8808), atol=1e-4)  # they start white, the skin grey
+
+
 def test_the_factorised_term_starts_at_no_change_and_gives_each_gaussian_its_own_response():
     plain = GaussianGeometry(CONFIG, condition_dim=24, aabb=AABB, expression_dim=53)
     factored = GaussianGeometry(replace(CONFIG, factor_rank=4), condition_dim=24, aabb=AABB, expression_dim=53)

