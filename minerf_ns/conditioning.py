@@ -178,7 +178,7 @@ class Conditioning(nn.Module):
         self, expression: Float[Tensor, "R d"], identity: Int[Tensor, " R"], frame: Int[Tensor, " R"], code: Tensor
     ) -> tuple[Float[Tensor, "R C"], Optional[Float[Tensor, "R L"]]]:
         """[M(e, i), l] of single frames (no smoothing), and l (None without latent codes)."""
-        mixed = self.interaction(expression * self.expression_gain if self.expression_gain != 1.0 else expression, code)
+        mixed = self.interaction(self.expression_gain * expression, code)
         if self.codes.latent_dim <= 0:
             return mixed, None
         latent = self.codes.latents(identity, frame)

@@ -67,9 +67,9 @@ class MiNerfModelConfig(ModelConfig):
     """Degree N of the high-degree module."""
     expression_gain: float = 1.0
     """The expression e enters M(e, i) as this times e. Blendshape weights of real speech move by about 0.04 (the
-    mean of their standard deviations on nine real people; jawOpen 0.02-0.34) against identity codes of standard
-    deviation 1: a gain lets the expression's terms start at the identity's scale. Measured in BENCHMARKS.md ("The
-    mouth")."""
+    mean of their standard deviations on six of the nine real people; jawOpen's 95th percentile 0.15-0.34) against
+    identity codes of standard deviation 1: a gain lets the expression's terms start at the identity's scale.
+    Measured in BENCHMARKS.md ("The mouth")."""
     latent_dim: int = 32
     """Size of the per-frame latent code l (0 disables latent codes)."""
     latent_reg_mult: float = 0.01
